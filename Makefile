@@ -1,0 +1,50 @@
+# fraud-mlops — every quality gate is a target here; CI (.ci/run) and Jenkins call these.
+# `make demo` and `make test` work on a fresh clone: they build .venv from requirements.lock.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Local runs need a user name (Metaflow refuses to run without one) and no cloud.
+export USERNAME ?= $(or $(USER),fraud-mlops)
+export METAFLOW_USER ?= $(USERNAME)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup demo test lint format bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# Install everything pinned. Re-running is a no-op unless pyproject.toml or requirements.lock change.
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and exactly: 2.13.0 is the CPU wheel; any other spec pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies
+
+demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
+	$(PY) scripts/demo.py
+
+test: $(STAMP) ## run the whole test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check src flows lambda_api infra tests scripts
+	$(VENV)/bin/ruff format --check src flows lambda_api infra tests scripts
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix src flows lambda_api infra tests scripts
+	$(VENV)/bin/ruff format src flows lambda_api infra tests scripts
+
+bench: $(STAMP) ## measure performance targets; prints a table and writes docs/benchmarks.md
+	$(PY) -m benchmarks
+
+clean: ## remove local state (keeps .venv)
+	rm -rf .local .metaflow dist build .pytest_cache

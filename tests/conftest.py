@@ -1,0 +1,88 @@
+"""Shared fixtures: fixed seeds, an isolated FRAUD_MLOPS_HOME, and a real moto server.
+
+The moto server speaks the real AWS wire protocol on 127.0.0.1, so boto3 and pyarrow's S3 client
+are exercised end to end; only the far side (AWS) is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+FRAUD_ORACLE = SHARED_DATASETS / "fraud_oracle.csv"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seeds() -> None:
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own embedded state, so no test sees another's lakehouse or models."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("FRAUD_MLOPS_HOME", str(home))
+    for var in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("USERNAME", os.environ.get("USERNAME", "tester"))
+    return home
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the whole session; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 and pyarrow at the moto server with dummy credentials."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server
+
+
+@pytest.fixture
+def s3_bucket(aws_env: str) -> str:
+    """A fresh, empty bucket on the moto server; yields its name."""
+    import uuid
+
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=aws_env).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def fraud_oracle_path() -> Path:
+    if not FRAUD_ORACLE.is_file():
+        pytest.skip(f"real dataset not found at {FRAUD_ORACLE} (it lives in ../shared/datasets)")
+    return FRAUD_ORACLE
