@@ -1,0 +1,214 @@
+"""The warehouse tables and views, declared once.
+
+Pure Python (stdlib only): the Pulumi program in ``infra/`` imports this module to create the
+same tables in Snowflake, and :mod:`fraud_mlops.warehouse.ddl` turns the same specs into the DDL
+of the embedded store. There is no second copy of a column list anywhere.
+
+Each table mirrors one run-partitioned lakehouse dataset (``dataset``); a column's ``source`` is
+its name in the lakehouse frame (default: the column name in lowercase). Every table's ``key``
+starts with ``RUN_ID``, so a sync can MERGE one run and delete that run's stale rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCHEMA_NAME_DEFAULT = "FRAUD_MLOPS"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One warehouse column.
+
+    Args:
+        name: upper-case Snowflake identifier.
+        type: Snowflake type, e.g. ``VARCHAR``, ``NUMBER(38,0)``, ``FLOAT``, ``TIMESTAMP_TZ``.
+        nullable: whether NULL is allowed.
+        comment: shown in Snowflake's catalog and to BI users.
+        source: the lakehouse column it is loaded from (default: ``name.lower()``).
+    """
+
+    name: str
+    type: str
+    nullable: bool = True
+    comment: str = ""
+    source: str = ""
+
+    @property
+    def source_column(self) -> str:
+        return self.source or self.name.lower()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table fed from one lakehouse dataset; ``key`` is the MERGE key (starts with RUN_ID)."""
+
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    dataset: str = ""
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def value_columns(self) -> tuple[Column, ...]:
+        """The columns a MERGE may update (everything outside the key)."""
+        return tuple(c for c in self.columns if c.name not in self.key)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A view; ``select`` names the tables unqualified (see :func:`qualified_select`)."""
+
+    name: str
+    comment: str
+    columns: tuple[str, ...]
+    select: str
+
+
+_RUN_ID = Column("RUN_ID", "VARCHAR", False, "Training run that produced the row (Metaflow run id)")
+_CREATED_AT = Column("CREATED_AT", "TIMESTAMP_TZ", False, "When the run computed the value (UTC)")
+
+MODEL_METRICS = TableSpec(
+    name="MODEL_METRICS",
+    comment="Evaluation metrics per training run, model and split (from the lakehouse 'metrics').",
+    dataset="metrics",
+    columns=(
+        _RUN_ID,
+        Column("MODEL_NAME", "VARCHAR", False, "Model name in the model store"),
+        Column("MODEL_VERSION", "VARCHAR", False, "Model version the metric belongs to"),
+        Column("MODEL_KIND", "VARCHAR", False, "mlp (candidate), baseline or champion"),
+        Column("SPLIT", "VARCHAR", False, "train, validation or test"),
+        Column("METRIC", "VARCHAR", False, "Metric name, e.g. pr_auc, roc_auc, brier"),
+        Column("VALUE", "FLOAT", True, "Metric value"),
+        _CREATED_AT,
+        Column("PARAMETERS", "VARIANT", True, "Hyperparameters of the model (JSON)", "params_json"),
+        Column("IS_CHAMPION", "BOOLEAN", False, "The run's model became the champion"),
+    ),
+    key=("RUN_ID", "MODEL_NAME", "MODEL_VERSION", "MODEL_KIND", "SPLIT", "METRIC"),
+)
+
+SCORING_SUMMARY = TableSpec(
+    name="SCORING_SUMMARY",
+    comment="Scores per run, split and segment (segment columns come from the claims schema).",
+    dataset="scoring_summary",
+    columns=(
+        _RUN_ID,
+        Column("MODEL_VERSION", "VARCHAR", False, "Model version that scored the claims"),
+        Column("SPLIT", "VARCHAR", False, "train, validation or test"),
+        Column("SEGMENT_COLUMN", "VARCHAR", False, "Schema segment column, or __all__"),
+        Column("SEGMENT_VALUE", "VARCHAR", False, "Segment value; __all__ for the overall row"),
+        Column("CLAIMS", "NUMBER(38,0)", False, "Claims scored"),
+        Column("FLAGGED", "NUMBER(38,0)", False, "Claims at or above the model threshold"),
+        Column("MEAN_SCORE", "FLOAT", True, "Mean fraud probability"),
+        Column("OBSERVED_FRAUD_RATE", "FLOAT", True, "Share labelled fraud (NULL if unlabelled)"),
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "MODEL_VERSION", "SPLIT", "SEGMENT_COLUMN", "SEGMENT_VALUE"),
+)
+
+FEATURE_DRIFT = TableSpec(
+    name="FEATURE_DRIFT",
+    comment="Drift of each feature against the champion's training reference, per run.",
+    dataset="drift",
+    columns=(
+        _RUN_ID,
+        Column("FEATURE", "VARCHAR", False, "Schema feature"),
+        Column("KIND", "VARCHAR", False, "numeric or categorical"),
+        Column("PSI", "FLOAT", True, "Population stability index"),
+        Column("KS", "FLOAT", True, "Kolmogorov-Smirnov statistic (NULL for categorical)"),
+        Column("REFERENCE_VERSION", "VARCHAR", True, "Model version whose reference was used"),
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "FEATURE"),
+)
+
+TABLES: tuple[TableSpec, ...] = (MODEL_METRICS, SCORING_SUMMARY, FEATURE_DRIFT)
+
+
+def _metric(kind: str, split: str, metric: str) -> str:
+    return (
+        f"MAX(CASE WHEN m.MODEL_KIND = '{kind}' AND m.SPLIT = '{split}' "
+        f"AND m.METRIC = '{metric}' THEN m.VALUE END)"
+    )
+
+
+RUN_OVERVIEW = ViewSpec(
+    name="RUN_OVERVIEW",
+    comment="One row per training run with its headline metrics, for BI dashboards.",
+    columns=(
+        "RUN_ID",
+        "MODEL_NAME",
+        "MODEL_VERSION",
+        "CREATED_AT",
+        "MLP_TEST_PR_AUC",
+        "MLP_TEST_ROC_AUC",
+        "BASELINE_TEST_PR_AUC",
+        "CHAMPION_TEST_PR_AUC",
+        "TEST_THRESHOLD",
+        "IS_CHAMPION",
+        "MAX_PSI",
+    ),
+    select=(
+        "SELECT m.RUN_ID AS RUN_ID,\n"
+        "  MAX(CASE WHEN m.MODEL_KIND = 'mlp' THEN m.MODEL_NAME END) AS MODEL_NAME,\n"
+        "  MAX(CASE WHEN m.MODEL_KIND = 'mlp' THEN m.MODEL_VERSION END) AS MODEL_VERSION,\n"
+        "  MIN(m.CREATED_AT) AS CREATED_AT,\n"
+        f"  {_metric('mlp', 'test', 'pr_auc')} AS MLP_TEST_PR_AUC,\n"
+        f"  {_metric('mlp', 'test', 'roc_auc')} AS MLP_TEST_ROC_AUC,\n"
+        f"  {_metric('baseline', 'test', 'pr_auc')} AS BASELINE_TEST_PR_AUC,\n"
+        f"  {_metric('champion', 'test', 'pr_auc')} AS CHAMPION_TEST_PR_AUC,\n"
+        f"  {_metric('mlp', 'test', 'threshold')} AS TEST_THRESHOLD,\n"
+        "  MAX(CASE WHEN m.IS_CHAMPION THEN 1 ELSE 0 END) = 1 AS IS_CHAMPION,\n"
+        "  MAX(d.MAX_PSI) AS MAX_PSI\n"
+        "FROM MODEL_METRICS m\n"
+        "LEFT JOIN (SELECT RUN_ID, MAX(PSI) AS MAX_PSI FROM FEATURE_DRIFT GROUP BY RUN_ID) d\n"
+        "  ON d.RUN_ID = m.RUN_ID\n"
+        "GROUP BY m.RUN_ID"
+    ),
+)
+
+VIEWS: tuple[ViewSpec, ...] = (RUN_OVERVIEW,)
+
+
+def qualified_select(view: ViewSpec, database: str, schema: str = SCHEMA_NAME_DEFAULT) -> str:
+    """The view's SELECT with every table of :data:`TABLES` qualified as ``database.schema.T``.
+
+    Only whole-word, unqualified occurrences after FROM/JOIN are rewritten, so column names that
+    happen to contain a table name are left alone.
+    """
+    names = "|".join(re.escape(t.name) for t in TABLES)
+    pattern = re.compile(rf"\b(FROM|JOIN)\s+({names})\b", re.IGNORECASE)
+    return pattern.sub(lambda m: f"{m.group(1)} {database}.{schema}.{m.group(2)}", view.select)
+
+
+def sync_privileges() -> dict[str, list[str]]:
+    """The minimal privileges the sync role needs, by object kind.
+
+    The sync stages rows in a TEMPORARY table, so it also needs CREATE TABLE on the schema
+    (temporary tables count as tables); it never creates permanent objects.
+    """
+    return {
+        "database": ["USAGE"],
+        "schema": ["USAGE", "CREATE TABLE"],
+        "tables": ["SELECT", "INSERT", "UPDATE", "DELETE"],
+        "views": ["SELECT"],
+        "warehouse": ["USAGE"],
+    }
+
+
+def reader_privileges() -> dict[str, list[str]]:
+    """What a BI / Power BI reader role needs: read the tables and the view, nothing else."""
+    return {
+        "database": ["USAGE"],
+        "schema": ["USAGE"],
+        "tables": ["SELECT"],
+        "views": ["SELECT"],
+        "warehouse": ["USAGE"],
+    }
