@@ -66,8 +66,10 @@ def main(argv: list[str]) -> int:
         f"Written by `make bench` on {stamp}.\n\nMachine: {machine()}.\n\n{table}\n",
         encoding="utf-8",
     )
-    print(f"\nwritten to {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}",
-          file=sys.stderr)
+    print(
+        f"\nwritten to {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}",
+        file=sys.stderr,
+    )
     return 1 if any(r.verdict == "MISSED" for r in rows) and os.environ.get("BENCH_STRICT") else 0
 
 

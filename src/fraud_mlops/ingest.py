@@ -90,7 +90,11 @@ def _numeric(frame: pd.DataFrame, feat, problems: _Problems) -> pd.Series:
     raw = frame[feat.name]
     values = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind not in "iufb" else raw
     values = values.astype("float64")
-    unparseable = values.isna() & raw.notna() & (_as_text(raw).notna() if raw.dtype.kind not in "iufb" else True)
+    unparseable = (
+        values.isna()
+        & raw.notna()
+        & (_as_text(raw).notna() if raw.dtype.kind not in "iufb" else True)
+    )
     if unparseable.any():
         problems.add(feat.name, f"expected a number ({feat.dtype})", raw[unparseable])
     if feat.missing_values:
@@ -103,21 +107,31 @@ def _numeric(frame: pd.DataFrame, feat, problems: _Problems) -> pd.Series:
         if len(frac):
             problems.add(feat.name, "expected whole numbers", frac)
     if feat.min is not None and (present < feat.min).any():
-        problems.add(feat.name, f"values below the minimum {feat.min:g}", present[present < feat.min])
+        problems.add(
+            feat.name, f"values below the minimum {feat.min:g}", present[present < feat.min]
+        )
     if feat.max is not None and (present > feat.max).any():
-        problems.add(feat.name, f"values above the maximum {feat.max:g}", present[present > feat.max])
+        problems.add(
+            feat.name, f"values above the maximum {feat.max:g}", present[present > feat.max]
+        )
     missing = values.isna() & ~unparseable
     if feat.required and missing.any():
-        problems.add(feat.name, f"{int(missing.sum())} missing value(s) in a required column "
-                     "(declare `required: false` if missing is allowed)")
+        problems.add(
+            feat.name,
+            f"{int(missing.sum())} missing value(s) in a required column "
+            "(declare `required: false` if missing is allowed)",
+        )
     return values
 
 
 def _categorical(frame: pd.DataFrame, feat, problems: _Problems) -> pd.Series:
     values = _as_text(frame[feat.name])
     if feat.required and values.isna().any():
-        problems.add(feat.name, f"{int(values.isna().sum())} missing value(s) in a required column "
-                     "(declare `required: false` if missing is allowed)")
+        problems.add(
+            feat.name,
+            f"{int(values.isna().sum())} missing value(s) in a required column "
+            "(declare `required: false` if missing is allowed)",
+        )
     if feat.values is not None:
         bad = values.notna() & ~values.isin(list(feat.values))
         if bad.any():
@@ -135,8 +149,11 @@ def _label(frame: pd.DataFrame, column: str, problems: _Problems) -> pd.Series:
     is_true, is_false = text.isin(list(_TRUE)), text.isin(list(_FALSE))
     bad = ~(is_true | is_false)
     if bad.any():
-        problems.add(column, "the label must be binary (0/1, true/false or yes/no)",
-                     frame[column][bad].fillna("<missing>"))
+        problems.add(
+            column,
+            "the label must be binary (0/1, true/false or yes/no)",
+            frame[column][bad].fillna("<missing>"),
+        )
     return is_true.astype("int64")
 
 
@@ -152,8 +169,11 @@ def _event_time(frame: pd.DataFrame, schema: ClaimsSchema, problems: _Problems) 
             parsed = pd.to_datetime(_as_text(raw), errors="coerce", utc=True, format="mixed")
         bad = parsed.isna()
         if bad.any():
-            problems.add(et.column, "unparseable or missing dates (use ISO 8601, e.g. 2024-03-01T14:30:00Z)",
-                         raw[bad].astype(str).fillna("<missing>"))
+            problems.add(
+                et.column,
+                "unparseable or missing dates (use ISO 8601, e.g. 2024-03-01T14:30:00Z)",
+                raw[bad].astype(str).fillna("<missing>"),
+            )
         return parsed.astype("datetime64[us, UTC]")
     p = et.parts
     assert p is not None
@@ -173,7 +193,11 @@ def _event_time(frame: pd.DataFrame, schema: ClaimsSchema, problems: _Problems) 
     bad = parts.isna().any(axis=1) | ~month.between(1, 12) | ~year.between(1900, 2200)
     if bad.any():
         cols = ", ".join(et.source_columns)
-        problems.add(cols, "cannot build a date from these columns", frame.loc[bad, et.source_columns[0]].astype(str))
+        problems.add(
+            cols,
+            "cannot build a date from these columns",
+            frame.loc[bad, et.source_columns[0]].astype(str),
+        )
     parts = parts.where(~bad, pd.DataFrame({"year": 1970, "month": 1, "day": 1}, index=frame.index))
     return pd.to_datetime(parts.astype("int64")).dt.tz_localize("UTC").astype("datetime64[us, UTC]")
 
@@ -183,7 +207,9 @@ def event_time_column(schema: ClaimsSchema) -> str:
     return schema.event_time.column or EVENT_TIME
 
 
-def validate_claims(frame: pd.DataFrame, schema: ClaimsSchema, source: str = "input") -> pd.DataFrame:
+def validate_claims(
+    frame: pd.DataFrame, schema: ClaimsSchema, source: str = "input"
+) -> pd.DataFrame:
     """Check ``frame`` against ``schema`` and return a typed copy with the schema's columns.
 
     Raises :class:`DataValidationError` with every problem found. Extra columns are left out of
@@ -207,7 +233,9 @@ def validate_claims(frame: pd.DataFrame, schema: ClaimsSchema, source: str = "in
         problems.add(schema.id_column, f"{int(ids.isna().sum())} missing id(s)")
     dup = ids[ids.duplicated(keep=False) & ids.notna()]
     if len(dup):
-        problems.add(schema.id_column, f"duplicate ids ({dup.nunique()} distinct id(s) repeated)", dup)
+        problems.add(
+            schema.id_column, f"duplicate ids ({dup.nunique()} distinct id(s) repeated)", dup
+        )
     out[schema.id_column] = ids.astype(object)
     out[schema.label_column] = _label(frame, schema.label_column, problems)
     out[event_time_column(schema)] = _event_time(frame, schema, problems)

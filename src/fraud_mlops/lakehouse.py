@@ -44,14 +44,15 @@ PARTITION_FILE = "part-0.parquet"
 
 
 def resolve_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """Return a pyarrow filesystem and the path inside it for a local path, s3:// or abfss:// URI."""
+    """Return a pyarrow filesystem and the path in it for a local path, s3:// or abfss:// URI."""
     if uri.startswith("s3://"):
         parsed = urlparse(uri)
         if not parsed.netloc:
             raise LakehouseError(f"{uri!r} has no bucket: use s3://bucket/prefix")
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         kwargs: dict = {
-            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            "region": os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
             or "us-east-1"
         }
         if endpoint:
@@ -148,7 +149,9 @@ class Lakehouse:
 
     def _dataset_path(self, dataset: str) -> str:
         if not _DATASET.match(dataset):
-            raise LakehouseError(f"dataset name {dataset!r} must look like 'metrics' or 'raw/claims'")
+            raise LakehouseError(
+                f"dataset name {dataset!r} must look like 'metrics' or 'raw/claims'"
+            )
         return f"{self.root}/{dataset}"
 
     @staticmethod
@@ -166,7 +169,9 @@ class Lakehouse:
 
     def write(self, dataset: str, run_id: str, data: pa.Table | pd.DataFrame) -> WriteResult:
         """Replace the partition of ``run_id`` in ``dataset`` with ``data`` (atomically)."""
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        table = (
+            data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        )
         if "run_id" in table.column_names:  # the partition carries it; never store it twice
             table = table.drop(["run_id"])
         uri = self.partition_uri(dataset, run_id)
@@ -186,7 +191,9 @@ class Lakehouse:
             if i.type == pafs.FileType.Directory and i.base_name.startswith("run_id=")
         )
 
-    def read(self, dataset: str, run_id: str | None = None, columns: list[str] | None = None) -> pa.Table:
+    def read(
+        self, dataset: str, run_id: str | None = None, columns: list[str] | None = None
+    ) -> pa.Table:
         """Read one run's partition, or every run's (with a ``run_id`` column)."""
         if run_id is not None:
             uri = self.partition_uri(dataset, run_id)

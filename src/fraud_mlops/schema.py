@@ -176,7 +176,9 @@ class ClaimsSchema(_Strict):
 def schema_from_dict(data: Any, source: str = "schema") -> ClaimsSchema:
     """Validate a parsed schema document; raise :class:`SchemaError` listing every problem."""
     if not isinstance(data, dict):
-        raise SchemaError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise SchemaError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return ClaimsSchema.model_validate(data)
     except ValidationError as exc:

@@ -6,8 +6,8 @@ Every location has an embedded default under ``$FRAUD_MLOPS_HOME`` (default: ``.
 | variable | default | meaning |
 |---|---|---|
 | ``FRAUD_MLOPS_HOME`` | ``./.local`` | where embedded state lives |
-| ``LAKEHOUSE_URI`` | ``$FRAUD_MLOPS_HOME/lakehouse`` | Parquet datasets (local path, ``s3://``, ``abfss://``) |
-| ``MODEL_STORE_URI`` | ``$FRAUD_MLOPS_HOME/models`` | versioned model artifacts + champion pointer |
+| ``LAKEHOUSE_URI`` | ``$FRAUD_MLOPS_HOME/lakehouse`` | Parquet datasets (path, s3://, abfss://) |
+| ``MODEL_STORE_URI`` | ``$FRAUD_MLOPS_HOME/models`` | model artifacts + champion pointer |
 | ``MODEL_NAME`` | ``claims-fraud`` | model name inside the store |
 | ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` | unset | S3-compatible endpoint (moto, MinIO) |
 """

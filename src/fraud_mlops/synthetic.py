@@ -117,7 +117,7 @@ def generate_claims(n_rows: int, seed: int = 42, drift: float = 0.0) -> pd.DataF
         + 0.8 * ((days_since_start >= 30) & (days_since_start < 90))
         + 2.4 * colluding[provider]
         + 1.6 * (night & ~police_report)
-        + 0.9 * (prior_claims >= 3)
+        + 1.2 * (prior_claims >= 3)
         + 0.35 * (channel >= 2)
         + 0.4 * (witnesses == 0)
         - 0.012 * (customer_age - 45)
@@ -141,7 +141,9 @@ def generate_claims(n_rows: int, seed: int = 42, drift: float = 0.0) -> pd.DataF
             "claim_id": ids,
             "policy_id": policy_id,
             "customer_id": customer_id,
-            "claim_date": pd.to_datetime(claim_date).tz_localize("UTC"),
+            "claim_date": pd.to_datetime(claim_date)
+            .tz_localize("UTC")
+            .astype("datetime64[us, UTC]"),
             "incident_type": INCIDENT_TYPES[incident],
             "severity": SEVERITIES[severity],
             "region": REGIONS[region],

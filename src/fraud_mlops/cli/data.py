@@ -26,12 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  fraud-mlops generate --rows 20000\n"
         "  fraud-mlops generate --rows 1_000_000 --out s3://my-bucket/claims.parquet\n"
-        "  fraud-mlops generate --rows 5000 --drift 0.5 --out later.csv   # a shifted, later period",
+        "  fraud-mlops generate --rows 5000 --drift 0.5 --out later.csv  # a later period",
     )
     gen.add_argument("--rows", type=positive_int, required=True, help="number of claims")
     gen.add_argument("--seed", type=non_negative_int, default=42, help="random seed (default 42)")
     gen.add_argument(
-        "--drift", type=fraction, default=0.0,
+        "--drift",
+        type=fraction,
+        default=0.0,
         help="0 = reference period, 1 = a later, strongly shifted period (default 0)",
     )
     _add_output_args(gen, "generate")
@@ -41,27 +43,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ingest",
         help="validate your CSV/Parquet claims against a schema and load them",
         formatter_class=fmt,
-        description="Read a CSV or Parquet file (local path, s3:// or abfss://), check it against a "
-        "schema file\nand write the typed claims to the lakehouse. Every problem is reported at once "
-        "and nothing\nis written unless the whole file is valid.",
+        description="Read a CSV or Parquet file (local path, s3:// or abfss://), check it "
+        "against a schema file\nand write the typed claims to the lakehouse. Every problem is "
+        "reported at once and nothing\nis written unless the whole file is valid.",
         epilog="examples:\n"
         "  fraud-mlops ingest --input ../shared/datasets/fraud_oracle.csv --schema fraud_oracle\n"
         "  fraud-mlops ingest --input s3://raw/claims.parquet --schema schemas/claims.yaml\n"
         "bundled schemas: synthetic, fraud_oracle (copy one as a starting point)",
     )
     ing.add_argument("--input", required=True, metavar="URI", help=".csv/.csv.gz/.parquet file")
-    ing.add_argument("--schema", required=True, metavar="FILE", help="schema YAML or a bundled name")
+    ing.add_argument(
+        "--schema", required=True, metavar="FILE", help="schema YAML or a bundled name"
+    )
     _add_output_args(ing, "ingest")
     ing.set_defaults(func=_ingest)
 
 
 def _add_output_args(parser: argparse.ArgumentParser, prefix: str) -> None:
     parser.add_argument(
-        "--out", metavar="URI",
+        "--out",
+        metavar="URI",
         help="write one .parquet or .csv file here instead of the lakehouse partition",
     )
     parser.add_argument(
-        "--run-id", default=None,
+        "--run-id",
+        default=None,
         help=f"lakehouse partition to (re)write (default {prefix}-<UTC timestamp>)",
     )
 
@@ -83,7 +89,9 @@ def _write(frame: pd.DataFrame, args: argparse.Namespace, prefix: str) -> str:
         if args.run_id:
             raise ConfigError("--run-id names a lakehouse partition; it has no effect with --out")
         with step(f"writing {len(frame):,} claims to {args.out}"):
-            size = write_file_atomic(args.out, table, "csv" if lower.endswith(".csv") else "parquet")
+            size = write_file_atomic(
+                args.out, table, "csv" if lower.endswith(".csv") else "parquet"
+            )
         return f"{args.out} ({size / 1e6:.1f} MB)"
     settings = Settings.from_env()
     run_id = Lakehouse.check_run_id(args.run_id or default_run_id(prefix))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fraud_mlops.cli import main
+from fraud_mlops.lakehouse import RAW_CLAIMS, Lakehouse
+from fraud_mlops.settings import Settings
+from fraud_mlops.synthetic import generate_claims
+
+
+def test_generate_writes_a_lakehouse_partition(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--rows", "1_000", "--seed", "3", "--run-id", "g1"]) == 0
+    out, err = capsys.readouterr()
+    assert "wrote 1,000 claims" in out and "run_id=g1/part-0.parquet" in out
+    assert "generating 1,000 claims" in err  # progress goes to stderr
+    lake = Lakehouse(Settings.from_env().lakehouse_uri)
+    assert lake.read(RAW_CLAIMS, "g1").num_rows == 1000
+
+
+def test_generate_to_a_csv_file_then_ingest_it(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "later.csv"
+    assert main(["generate", "--rows", "500", "--drift", "0.5", "--out", str(out_file)]) == 0
+    assert len(pd.read_csv(out_file)) == 500
+    assert (
+        main(["ingest", "--input", str(out_file), "--schema", "synthetic", "--run-id", "i1"]) == 0
+    )
+    assert "ingested 500 claims" in capsys.readouterr().out
+
+
+def test_ingest_fraud_oracle(fraud_oracle_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ingest", "--input", str(fraud_oracle_path), "--schema", "fraud_oracle"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ingested 15,420 claims, 923 labelled fraud (5.99%), 1994-" in out
+
+
+def _exit_code(argv: list[str]) -> int:
+    """argparse exits for usage errors; our own errors come back as a return code."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return int(stop.code)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--rows", "0"], "must be at least 1"),
+        (["generate", "--rows", "ten"], "expected a whole number"),
+        (["generate", "--rows", "5", "--drift", "2"], "between 0 and 1"),
+        (["generate", "--rows", "5", "--out", "claims.xlsx"], "name a .parquet or .csv file"),
+        (["generate", "--rows", "5", "--run-id", "../../etc"], "run id '../../etc' is not valid"),
+        (["ingest", "--input", "x.csv", "--schema", "nope.yaml"], "schema file 'nope.yaml'"),
+    ],
+)
+def test_user_mistakes_get_one_clear_line(argv, message, capsys) -> None:
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_broken_input_writes_nothing(tmp_path: Path, capsys) -> None:
+    frame = generate_claims(50, seed=1)
+    frame.loc[0, "claim_amount"] = -3.0
+    frame.loc[1, "claim_id"] = frame.loc[2, "claim_id"]
+    path = tmp_path / "bad.parquet"
+    frame.to_parquet(path)
+    assert main(["ingest", "--input", str(path), "--schema", "synthetic", "--run-id", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s) found, nothing was written" in err
+    assert Lakehouse(Settings.from_env().lakehouse_uri).runs(RAW_CLAIMS) == []
+
+
+def test_console_script_entry_point_and_help() -> None:
+    exe = Path(sys.executable).with_name("fraud-mlops")
+    help_text = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "generate" in help_text and "ingest" in help_text and "LAKEHOUSE_URI" in help_text
+    run = subprocess.run([exe, "generate", "--rows", "-1"], capture_output=True, text=True)
+    assert run.returncode == 2 and "must be at least 1" in run.stderr
