@@ -207,7 +207,7 @@ class Lakehouse:
                 ) from None
             except (OSError, pa.ArrowException) as exc:
                 raise _fail("read", uri, exc) from None
-            return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
+            return table.append_column("run_id", pa.repeat(pa.scalar(run_id), table.num_rows))
         if not self.runs(dataset):
             raise LakehouseError(f"{self.uri}/{dataset} has no partitions yet")
         part = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
