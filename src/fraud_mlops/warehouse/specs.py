@@ -77,7 +77,7 @@ _CREATED_AT = Column("CREATED_AT", "TIMESTAMP_TZ", False, "When the run computed
 
 MODEL_METRICS = TableSpec(
     name="MODEL_METRICS",
-    comment="Evaluation metrics per training run, model and split (from the lakehouse 'metrics').",
+    comment="Evaluation metrics per training run, model and split (lakehouse dataset metrics).",
     dataset="metrics",
     columns=(
         _RUN_ID,
@@ -115,7 +115,7 @@ SCORING_SUMMARY = TableSpec(
 
 FEATURE_DRIFT = TableSpec(
     name="FEATURE_DRIFT",
-    comment="Drift of each feature against the champion's training reference, per run.",
+    comment="Drift of each feature against the training reference of the champion, per run.",
     dataset="drift",
     columns=(
         _RUN_ID,
