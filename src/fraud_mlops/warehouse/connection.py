@@ -8,6 +8,7 @@ Both speak the Snowflake connector's DB-API and the same SQL. The embedded store
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,7 +145,10 @@ def _embedded(settings: WarehouseSettings) -> Iterator[Warehouse]:
         ) from None
     errors = (snowflake.connector.errors.Error, duckdb.Error, sqlglot.errors.SqlglotError)
     try:
-        yield Warehouse(conn, settings, errors)
+        with warnings.catch_warnings():
+            # fakesnow's own use of DuckDB's DB-API arrow output; nothing the user can act on
+            warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+            yield Warehouse(conn, settings, errors)
     finally:
         conn.close()
         fake.duck_conn.close()
