@@ -1,0 +1,93 @@
+"""The scoring API: routes and the Lambda handler. Wiring only; the work lives beside it.
+
+The model is loaded here, at import, because Lambda runs module-level code once per container
+(the init phase) and reuses it for every invocation; under uvicorn the same happens once per
+worker. ``lifespan="off"``: Mangum would otherwise run the ASGI lifespan on every invocation.
+Routes are ``async``: they only do a few milliseconds of numpy work, and a sync route would pay
+for a hop to the thread pool on every request.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from mangum import Mangum
+
+from fraud_mlops import __version__
+from lambda_api.events import WarmupPing
+from lambda_api.loader import ModelHolder
+from lambda_api.logs import RequestLogMiddleware, configure_logging
+from lambda_api.models import ErrorResponse, Health, ScoreResponse
+from lambda_api.openapi import install_openapi
+from lambda_api.service import ApiError, require_json
+
+JSON = "application/json"
+# The request body schema when no model is loaded (every score request then answers 503).
+_NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=JSON)
+
+
+def create_app(holder: ModelHolder) -> FastAPI:
+    """The FastAPI app serving ``holder``'s model (or answering 503 when it has none)."""
+    app = FastAPI(
+        title="fraud-mlops scoring API",
+        version=__version__,
+        description="Scores insurance claims for fraud with the served model (numpy inference "
+        "from the torch-free artifact). Request fields come from the model's schema.",
+    )
+    app.add_middleware(RequestLogMiddleware)
+    if holder.service is not None:
+        request_schema, components = holder.service.requests.openapi_components()
+    else:
+        request_schema, components = _NO_MODEL_SCHEMA, {}
+    install_openapi(app, components)
+
+    def unavailable() -> Response:
+        return _json(ApiError(503, f"no model loaded: {holder.reason}").body(), 503)
+
+    @app.get("/health", responses={200: {"model": Health}}, summary="liveness and the model")
+    async def health() -> Response:
+        return _json(orjson.dumps(holder.health()))
+
+    @app.get(
+        "/model",
+        responses={200: {"description": "manifest summary"}, 503: {"model": ErrorResponse}},
+        summary="the served model: version, metrics, threshold, schema",
+    )
+    async def model() -> Response:
+        return _json(holder.summary) if holder.loaded else unavailable()
+
+    @app.post(
+        "/v1/score",
+        summary="score 1 to MAX_BATCH_SIZE claims",
+        responses={200: {"model": ScoreResponse}, **_ERRORS},
+        openapi_extra={
+            "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}}
+        },
+    )
+    async def score(request: Request) -> Response:
+        service = holder.service
+        if service is None:
+            return unavailable()
+        try:
+            require_json(request.headers.get("content-type"))
+            payload, batch_size = service.score(await request.body())
+        except ApiError as err:
+            return _json(err.body(), err.status)
+        request.state.batch_size = batch_size
+        request.state.model_version = service.model_version
+        return _json(payload)
+
+    return app
+
+
+log = configure_logging()
+holder = ModelHolder.load()
+log.setLevel(holder.settings.log_level)
+app = create_app(holder)
+handler = Mangum(app, lifespan="off", custom_handlers=[WarmupPing])
