@@ -216,7 +216,7 @@ def train_model(
             loss = loss_fn(model(num[idx], cat[idx]), target[idx])
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         train_seconds += time.perf_counter() - tic
         scores = model.predict_proba(validation.numeric, validation.categorical)
         val_ap = float(average_precision_score(y_va, scores))

@@ -1,0 +1,227 @@
+"""Train, evaluate, gate and publish the claims-fraud model.
+
+    start ─► prepare ─► train_trial (foreach trial, @retry) ─► select ─► baseline
+          ─► evaluate (card) ─► drift (card) ─► publish ─► end
+
+* start     validate every parameter, load claims (synthetic or --input-uri + --schema), write the
+            run's raw/claims partition, sample the trials from the search space
+* prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
+            on train only
+* train_trial  one hyperparameter trial, one torch thread (trials run side by side)
+* select    best trial on validation PR-AUC
+* baseline  HistGradientBoosting on the same split
+* evaluate  MLP vs baseline vs the current champion, all on THIS run's test split
+* drift     PSI/KS against the champion's training reference (first model: test vs train)
+* publish   quality gate; artifact to the model store; champion pointer only if the gate passed
+* end       predictions, metrics, scoring summary and drift to the run's lakehouse partitions
+
+Run locally:  USERNAME=me python flows/fraud_detection_flow.py run --max-workers 2
+On AWS:       ... --with batch run, or step-functions create (see docs/training.md)
+"""
+
+from __future__ import annotations
+
+import os
+
+from metaflow import (
+    Flow,  # noqa: F401  (re-exported for notebooks: Flow("FraudDetectionFlow").latest_run)
+    FlowSpec,
+    IncludeFile,
+    Parameter,
+    card,
+    current,
+    resources,
+    retry,
+    step,
+)
+
+import fraud_mlops  # noqa: F401  (ships the library in the code package: METAFLOW_PACKAGE_POLICY)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+METRIC_NAMES = [
+    "pr_auc",
+    "roc_auc",
+    "recall_at_1pct_fpr",
+    "precision_at_budget",
+    "recall_at_budget",
+    "brier",
+    "threshold",
+    "expected_cost",
+]
+
+
+class FraudDetectionFlow(FlowSpec):
+    """Claims -> versioned, gated fraud model, with evidence in cards and the lakehouse."""
+
+    sample_size = Parameter(
+        "sample-size", type=int, default=20000, help="synthetic claims to generate (no --input-uri)"
+    )
+    input_uri = Parameter(
+        "input-uri", default="", help="your claims: .csv/.parquet (local, s3://, abfss://)"
+    )
+    schema = Parameter(
+        "schema", default="synthetic", help="schema YAML path or bundled name (fraud_oracle)"
+    )
+    trials = Parameter("trials", type=int, default=4, help="hyperparameter trials")
+    seed = Parameter("seed", type=int, default=42, help="seed for data, sampling and training")
+    search_config = IncludeFile(
+        "search-config",
+        default=os.path.join(HERE, "config", "search_space.yaml"),
+        help="search space YAML (read when the run starts)",
+    )
+    max_epochs = Parameter(
+        "max-epochs", type=int, default=0, help="cap epochs per trial (0 = the search config's)"
+    )
+    pr_auc_tolerance = Parameter(
+        "pr-auc-tolerance", type=float, default=0.005, help="gate: allowed PR-AUC drop vs champion"
+    )
+    baseline_margin = Parameter(
+        "baseline-margin", type=float, default=0.01, help="gate: allowed PR-AUC gap to baseline"
+    )
+    alert_budget = Parameter(
+        "alert-budget", type=float, default=0.05, help="share of claims investigators can review"
+    )
+    investigation_cost = Parameter(
+        "investigation-cost", type=float, default=150.0, help="cost of reviewing one claim"
+    )
+    fraud_loss = Parameter(
+        "fraud-loss", type=float, default=4000.0, help="average loss of an undetected fraud"
+    )
+
+    @step
+    def start(self):
+        """Validate parameters, load the claims and record them in the lakehouse."""
+        from fraud_mlops.pipeline import load_run_claims, validate_parameters
+
+        params = validate_parameters(
+            sample_size=self.sample_size,
+            input_uri=self.input_uri,
+            trials=self.trials,
+            seed=self.seed,
+            search_config=self.search_config,
+            max_epochs=self.max_epochs,
+            pr_auc_tolerance=self.pr_auc_tolerance,
+            baseline_margin=self.baseline_margin,
+            alert_budget=self.alert_budget,
+            investigation_cost=self.investigation_cost,
+            fraud_loss=self.fraud_loss,
+        )
+        self.cost, self.policy, self.trial_list = params.cost, params.policy, params.trials
+        self.claims, self.schema_dict, self.raw_uri = load_run_claims(
+            self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
+        )
+        self.lake_run_id = current.run_id  # a resumed run keeps writing to the same partitions
+        self.next(self.prepare)
+
+    @step
+    def prepare(self):
+        """Time-ordered split; preprocessing and drift reference fitted on train only."""
+        from fraud_mlops.pipeline import prepare_data
+
+        self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
+        self.next(self.train_trial, foreach="trial_list")
+
+    @retry(times=2, minutes_between_retries=0)
+    @resources(cpu=1, memory=4096)
+    @step
+    def train_trial(self):
+        """One hyperparameter trial with one torch thread."""
+        from fraud_mlops.train import train_model
+
+        trial = self.input
+        config = trial.config(threads=1)
+        if self.max_epochs:
+            config = type(config).from_params(
+                config.to_params(), max_epochs=min(self.max_epochs, config.max_epochs)
+            )
+        d = self.data
+        result = train_model(
+            d.features["train"],
+            d.labels["train"],
+            d.features["validation"],
+            d.labels["validation"],
+            d.preprocessor.cardinalities,
+            config,
+        )
+        self.trial_summary = {"trial": trial.index, **result.summary()}
+        self.trial_result = result
+        self.next(self.select)
+
+    @step
+    def select(self, inputs):
+        """Keep the trial with the best validation PR-AUC."""
+        from fraud_mlops.search import select_best
+
+        self.trial_summaries = [i.trial_summary for i in inputs]
+        best = select_best(self.trial_summaries)
+        self.best = inputs[best].trial_result
+        self.merge_artifacts(inputs, exclude=["trial_summary", "trial_result"])
+        self.next(self.baseline)
+
+    @step
+    def baseline(self):
+        """Gradient boosting on the same split, for the gate and the comparison."""
+        from fraud_mlops.pipeline import run_baseline
+
+        self.baseline_scores, self.baseline_params = run_baseline(self.data, self.seed)
+        self.next(self.evaluate)
+
+    @card(type="blank", id="evaluation")
+    @step
+    def evaluate(self):
+        """MLP vs baseline vs champion on this run's test split; the evaluation card."""
+        from fraud_mlops.pipeline import evaluate_run, evaluation_card
+
+        self.evaluation = evaluate_run(self.data, self.best, self.baseline_scores, self.cost)
+        for component in evaluation_card(self.evaluation, self.data, self.trial_summaries):
+            current.card["evaluation"].append(component)
+        self.next(self.drift)
+
+    @card(type="blank", id="drift")
+    @step
+    def drift(self):
+        """Population stability against the champion's training data; the drift card."""
+        from fraud_mlops.pipeline import drift_card, run_drift
+
+        self.drift_result = run_drift(self.claims, self.data, self.evaluation)
+        for component in drift_card(self.drift_result):
+            current.card["drift"].append(component)
+        self.next(self.publish)
+
+    @step
+    def publish(self):
+        """Gate, publish the artifact, move the champion pointer if the gate passed."""
+        from fraud_mlops.pipeline import publish_model
+
+        self.publication = publish_model(
+            self.data, self.best, self.evaluation, self.policy, current.run_id
+        )
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Predictions, metrics, scoring summary and drift into the lakehouse."""
+        from fraud_mlops.pipeline import run_summary_info, write_outputs
+
+        self.outputs = write_outputs(
+            self.claims,
+            self.data,
+            self.evaluation,
+            self.drift_result,
+            self.publication,
+            self.lake_run_id,
+        )
+        # Warehouse MERGE goes here (one call, see docs/training.md), after the lakehouse write.
+        self.summary = run_summary_info(
+            flow_name=current.flow_name,
+            run_id=self.lake_run_id,
+            data=self.data,
+            trials=len(self.trial_summaries),
+            evaluation=self.evaluation,
+            publication=self.publication,
+            outputs=self.outputs,
+        )
+
+
+if __name__ == "__main__":
+    FraudDetectionFlow()

@@ -1,0 +1,138 @@
+"""Figures for the Metaflow cards and the plain-text run summary.
+
+Figures are matplotlib (Agg backend, no display needed); the flow wraps them with
+``metaflow.cards.Image.from_matplotlib``. matplotlib is imported inside the functions so that
+importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from fraud_mlops.drift import FeatureDrift
+
+PSI_WARN, PSI_ALERT = 0.1, 0.25  # the usual reading: < 0.1 stable, 0.1-0.25 watch, > 0.25 shifted
+
+
+def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def pr_curve_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """Precision-recall curves of several models on the same (test) labels."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig, ax = _figure()
+    for name, s in scores.items():
+        precision, recall, _ = precision_recall_curve(y, s)
+        ax.step(
+            recall,
+            precision,
+            where="post",
+            label=f"{name} (AP {average_precision_score(y, s):.3f})",
+        )
+    ax.axhline(float(np.mean(y)), color="grey", linestyle=":", label=f"base rate {np.mean(y):.3f}")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title("Precision-recall on the test split")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_histogram_figure(y: np.ndarray, scores: np.ndarray, threshold: float) -> Figure:
+    """Score distributions of fraud vs non-fraud claims (density, log-spaced bins)."""
+    fig, ax = _figure()
+    bins = np.geomspace(max(float(np.min(scores)), 1e-5), 1.0, 40)
+    y = np.asarray(y).astype(bool)
+    ax.hist(scores[~y], bins=bins, density=True, alpha=0.6, label=f"not fraud ({(~y).sum()})")
+    ax.hist(scores[y], bins=bins, density=True, alpha=0.6, label=f"fraud ({y.sum()})")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set_xscale("log")
+    ax.set(xlabel="fraud probability", ylabel="density")
+    ax.set_title("Test scores by class")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def psi_figure(drifts: Sequence[FeatureDrift], reference_version: str | None) -> Figure:
+    """Horizontal PSI bars per feature, coloured by the usual thresholds."""
+    fig, ax = _figure(6.4, max(2.5, 0.3 * len(drifts) + 1))
+    names = [d.feature for d in drifts]
+    psi = np.array([d.psi for d in drifts], dtype=float)
+    colours = [
+        "tab:green" if p < PSI_WARN else "tab:orange" if p < PSI_ALERT else "tab:red" for p in psi
+    ]
+    ax.barh(names, psi, color=colours)
+    for x, style in ((PSI_WARN, ":"), (PSI_ALERT, "--")):
+        ax.axvline(x, color="grey", linestyle=style)
+    ax.invert_yaxis()
+    ax.set(xlabel="PSI")
+    ax.set_title(f"Drift vs champion {reference_version} training data")
+    fig.tight_layout()
+    return fig
+
+
+def comparison_rows(
+    metrics: Mapping[str, Mapping[str, float]], names: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
+    """A table of test metrics: header and one row per metric, one column per model."""
+    header = ["metric", *metrics.keys()]
+    rows = []
+    for name in names:
+        row = [name]
+        for m in metrics.values():
+            row.append(f"{m[name]:.4f}" if name in m else "–")
+        rows.append(row)
+    return header, rows
+
+
+def run_summary(info: Mapping[str, Any]) -> str:
+    """The plain-text summary ``make demo`` prints at the end of a run."""
+    names = [
+        "pr_auc",
+        "roc_auc",
+        "recall_at_1pct_fpr",
+        "precision_at_budget",
+        "recall_at_budget",
+        "brier",
+        "threshold",
+        "expected_cost",
+    ]
+    header, rows = comparison_rows(info["test_metrics"], names)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    table = "\n".join("  " + fmt.format(*r) for r in [header, *rows])
+    gate = info["gate"]
+    lines = [
+        f"Run {info['flow']}/{info['run_id']}: {info['rows']:,} claims "
+        f"(train {info['sizes']['train']:,} / validation {info['sizes']['validation']:,} / "
+        f"test {info['sizes']['test']:,}), {info['trials']} trials",
+        "",
+        "Test metrics (threshold chosen on validation by expected cost):",
+        table,
+        "",
+        f"Champion decision: {'PROMOTED' if info['promoted'] else 'not promoted'} "
+        f"(model {info['model_name']} version {info['version']})",
+        *[f"  {r}" for r in gate["reasons"]],
+        "",
+        f"Artifact:   {info['artifact_uri']}",
+        f"Lakehouse:  {info['lakehouse_uri']} (datasets: {', '.join(info['datasets'])}, "
+        f"partition run_id={info['run_id']})",
+        f"Cards:      python flows/fraud_detection_flow.py card view evaluate --id {info['run_id']}"
+        " (or: card server)",
+        "Serve:      fraud-mlops serve   # scores with the champion from MODEL_STORE_URI",
+    ]
+    return "\n".join(lines)
