@@ -1,0 +1,1 @@
+"""The Pulumi program of fraud-mlops: one ComponentResource per concern, composed by __main__."""

@@ -1,0 +1,28 @@
+"""Names and small Output helpers shared by the components."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+# Component type tokens: <package>:<cloud>:<Component>.
+TOKEN = "fraud"
+
+
+def type_token(cloud: str, component: str) -> str:
+    return f"{TOKEN}:{cloud}:{component}"
+
+
+def child(
+    parent: pulumi.Resource, provider: pulumi.ProviderResource | None
+) -> pulumi.ResourceOptions:
+    """Options for a component's children: parented, on the component's explicit provider."""
+    return pulumi.ResourceOptions(parent=parent, provider=provider)
+
+
+def policy_json(build: Callable[..., dict], *args: Any) -> pulumi.Output[str]:
+    """Render a pure policy function of (possibly unresolved) ARNs to a JSON string Output."""
+    return pulumi.Output.all(*args).apply(lambda values: json.dumps(build(*values), indent=1))

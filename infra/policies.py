@@ -1,0 +1,195 @@
+"""IAM policy documents as small pure functions of ARNs, so tests can read every statement.
+
+Rules every document here keeps (and ``tests/infra/test_policies.py`` checks):
+no ``Allow`` of ``*`` or ``<service>:*`` actions; ``Resource: "*"`` only for the few read-only
+or delivery actions AWS does not scope by resource (listed in :data:`UNSCOPABLE`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+# Actions AWS does not support resource-level permissions for: "*" is the only valid resource.
+UNSCOPABLE = frozenset(
+    {
+        "batch:DescribeJobs",
+        "batch:DescribeJobDefinitions",
+        "batch:DescribeJobQueues",
+        "batch:DescribeComputeEnvironments",
+        "batch:TerminateJob",
+        "ecr:GetAuthorizationToken",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+# Metaflow registers job definitions named metaflow_<hash> (plugins/aws/batch/batch_client.py).
+METAFLOW_JOB_DEFINITION = "metaflow_*"
+# The managed EventBridge rule Step Functions uses for `.sync` Batch integrations.
+SFN_BATCH_EVENTS_RULE = "StepFunctionsGetEventsForBatchJobsRule"
+
+_OBJECT_RW = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+
+
+def document(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions: Iterable[str], resources: str | Sequence[str], sid: str = "") -> dict:
+    stmt: dict = {"Effect": "Allow", "Action": sorted(set(actions))}
+    stmt["Resource"] = resources if isinstance(resources, str) else list(resources)
+    if sid:
+        stmt["Sid"] = sid
+    return stmt
+
+
+def assume_role(service: str) -> dict:
+    """Trust policy letting one AWS service (e.g. ``states.amazonaws.com``) assume the role."""
+    return document(
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    )
+
+
+def tls_only_bucket(bucket_arn: str) -> dict:
+    """Bucket policy: refuse every request that does not use TLS."""
+    return document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def _bucket_rw(bucket_arns: Sequence[str]) -> list[dict]:
+    return [
+        allow(["s3:ListBucket", "s3:GetBucketLocation"], list(bucket_arns), "ListBuckets"),
+        allow(_OBJECT_RW, [f"{b}/*" for b in bucket_arns], "ReadWriteObjects"),
+    ]
+
+
+def batch_job_role(
+    bucket_arns: Sequence[str], kms_key_arn: str, secret_arns: Sequence[str] = ()
+) -> dict:
+    """What a flow step on Batch may do: the stack's buckets, the models key, its secrets."""
+    statements = [
+        *_bucket_rw(bucket_arns),
+        allow(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [kms_key_arn], "ModelsKey"),
+    ]
+    if secret_arns:
+        statements.append(allow(["secretsmanager:GetSecretValue"], list(secret_arns), "Secrets"))
+    return document(*statements)
+
+
+def ecs_execution_role(repository_arn: str, log_group_arn: str) -> dict:
+    """What ECS needs to start a task: pull the training image and write its logs."""
+    return document(
+        allow(["ecr:GetAuthorizationToken"], "*", "EcrLogin"),
+        allow(
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            [repository_arn],
+            "PullTrainingImage",
+        ),
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], "WriteLogs"),
+    )
+
+
+def step_functions_role(
+    job_queue_arns: Sequence[str],
+    job_definition_arn_prefix: str,
+    events_rule_arn: str,
+    datastore_bucket_arn: str,
+    table_arn: str,
+) -> dict:
+    """What Metaflow's state machines need: submit to THIS stack's queues and track the jobs.
+
+    ``job_definition_arn_prefix`` is ``arn:aws:batch:<region>:<account>:job-definition/``.
+    """
+    return document(
+        allow(
+            ["batch:SubmitJob"],
+            [*job_queue_arns, f"{job_definition_arn_prefix}{METAFLOW_JOB_DEFINITION}"],
+            "SubmitToStackQueues",
+        ),
+        allow(["batch:DescribeJobs", "batch:TerminateJob"], "*", "TrackJobs"),
+        allow(
+            ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            [events_rule_arn],
+            "SyncIntegrationRule",
+        ),
+        *_bucket_rw([datastore_bucket_arn]),
+        allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [table_arn],
+            "ForeachCardinality",
+        ),
+        allow(
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "*",
+            "ExecutionLogs",
+        ),
+    )
+
+
+def foreach_table_access(table_arn: str) -> dict:
+    """Batch tasks record foreach cardinality in the table; the state machine reads it back."""
+    return document(
+        allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [table_arn], "Foreach"
+        )
+    )
+
+
+def events_role(state_machine_arn_pattern: str) -> dict:
+    """EventBridge may start this stack's state machines (schedules, ``@schedule``)."""
+    return document(allow(["states:StartExecution"], [state_machine_arn_pattern], "Start"))
+
+
+def lambda_role(models_bucket_arn: str, model_prefix: str, kms_key_arn: str, log_group_arn: str):
+    """The scoring Lambda reads only ``<models bucket>/<model_prefix>/`` and writes its logs."""
+    prefix = model_prefix.strip("/")
+    return document(
+        allow(["s3:GetObject"], [f"{models_bucket_arn}/{prefix}/*"], "ReadModel"),
+        {
+            **allow(["s3:ListBucket"], [models_bucket_arn], "ListModelPrefix"),
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        allow(["kms:Decrypt"], [kms_key_arn], "DecryptModel"),
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], "Logs"),
+    )
+
+
+def violations(doc: dict) -> list[str]:
+    """Problems with a policy document, for tests and the plan: wildcard actions or resources."""
+    problems = []
+    for stmt in doc.get("Statement", []):
+        if stmt.get("Effect") != "Allow" or "Principal" in stmt:
+            continue  # denies and resource/trust policies (principals) are not identity grants
+        actions = stmt.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = stmt.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        for action in actions:
+            if action == "*" or action.endswith(":*"):
+                problems.append(f"{stmt.get('Sid', '?')}: wildcard action {action!r}")
+            elif "*" in resources and action not in UNSCOPABLE:
+                problems.append(f"{stmt.get('Sid', '?')}: {action} on every resource")
+    return problems

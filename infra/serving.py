@@ -1,0 +1,118 @@
+"""The scoring Lambda behind a Function URL with IAM auth.
+
+The function serves ``MODEL_URI = s3://<models bucket>/<model name>/<version>`` where version is
+``champion`` (resolved through ``<model name>/champion.json`` at cold start) or a version id. Its
+role can read only ``<models bucket>/<model name>/*`` and write its own log group.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import policies
+from infra.config import ServingConfig
+from infra.naming import child, policy_json, type_token
+
+HANDLER = "lambda_api.app.handler"
+RUNTIME = "python3.12"
+
+
+def model_uri(models_bucket: str, model_name: str, version: str) -> str:
+    """The MODEL_URI the Lambda reads: ``s3://<bucket>/<model name>/<champion|version>``."""
+    return f"s3://{models_bucket}/{model_name}/{version}"
+
+
+@dataclass(frozen=True)
+class ServingArgs:
+    prefix: str
+    config: ServingConfig
+    models_bucket: pulumi.Input[str]
+    models_bucket_arn: pulumi.Input[str]
+    models_key_arn: pulumi.Input[str]
+    log_retention_days: int = 30
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Serving(pulumi.ComponentResource):
+    """Lambda + Function URL (AWS_IAM), least-privilege role, log group with retention."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ServingArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        provider: pulumi.ProviderResource | None = None,
+    ):
+        super().__init__(type_token("aws", "Serving"), name, None, opts)
+        opts_ = child(self, provider)
+        cfg = args.config
+        function_name = f"{args.prefix}-score"
+        # Created up front (not by Lambda on first log line) so retention and deletion are ours.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-score",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=opts_,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-score",
+            assume_role_policy=json.dumps(policies.assume_role("lambda.amazonaws.com")),
+            tags=args.tags,
+            opts=opts_,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-score",
+            role=self.role.id,
+            policy=policy_json(
+                policies.lambda_role,
+                args.models_bucket_arn,
+                cfg.model_name,
+                args.models_key_arn,
+                self.log_group.arn,
+            ),
+            opts=opts_,
+        )
+        self.model_uri = pulumi.Output.from_input(args.models_bucket).apply(
+            lambda bucket: model_uri(bucket, cfg.model_name, cfg.model_version)
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-score",
+            name=function_name,
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=pulumi.FileArchive(cfg.lambda_zip),
+            role=self.role.arn,
+            memory_size=cfg.memory_mb,
+            timeout=cfg.timeout_seconds,
+            reserved_concurrent_executions=cfg.reserved_concurrency,
+            environment={
+                "variables": {
+                    "MODEL_URI": self.model_uri,
+                    "MAX_BATCH_SIZE": str(cfg.max_batch_size),
+                }
+            },
+            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            tags=args.tags,
+            # The role's policy must exist before the first cold start reads the model.
+            opts=pulumi.ResourceOptions.merge(
+                opts_, pulumi.ResourceOptions(depends_on=[role_policy, self.log_group])
+            ),
+        )
+        self.url = aws.lambda_.FunctionUrl(
+            f"{name}-score",
+            function_name=self.function.name,
+            authorization_type="AWS_IAM",
+            opts=opts_,
+        )
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "function_url": self.url.function_url,
+                "model_uri": self.model_uri,
+            }
+        )
