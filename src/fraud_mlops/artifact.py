@@ -1,0 +1,385 @@
+"""Export and load a torch-free model artifact.
+
+An artifact is a directory::
+
+    manifest.json   format version, model name + version, schema, preprocessing, architecture,
+                    threshold, metrics, params, data fingerprint, code version, created-at,
+                    and the sha256 of every other file
+    weights.npz     the network's weights under their torch names (numpy arrays only)
+    reference.npz   the training reference profile for drift (optional)
+
+Nothing is pickled: ``np.load(..., allow_pickle=False)`` everywhere, so loading an artifact never
+runs code. :func:`load_artifact` refuses an artifact whose files do not match their checksums.
+
+On the scoring path: numpy (+ the schema's pydantic/yaml) only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraud_mlops.drift import ReferenceProfile
+from fraud_mlops.errors import FraudMlopsError, ModelError
+from fraud_mlops.preprocessing import Preprocessor, _as_float, _as_text
+from fraud_mlops.schema import ClaimsSchema, schema_from_dict
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.npz"
+REFERENCE = "reference.npz"
+ARCHITECTURE_TYPE = "mlp_embeddings"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A loaded, verified artifact."""
+
+    path: Path
+    manifest: dict[str, Any]
+    schema: ClaimsSchema
+    preprocessor: Preprocessor
+    weights: dict[str, np.ndarray]
+    reference: ReferenceProfile | None = None
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest["threshold"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def model_name(self) -> str:
+        return str(self.manifest["model_name"])
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        return self.manifest["architecture"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.manifest["metrics"]
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_artifact(
+    directory: str | Path,
+    *,
+    model_name: str,
+    version: str,
+    schema: ClaimsSchema,
+    preprocessor: Preprocessor,
+    architecture: dict[str, Any],
+    weights: Mapping[str, np.ndarray],
+    threshold: float,
+    metrics: dict[str, Any],
+    data_fingerprint: str,
+    code_version: str,
+    reference: ReferenceProfile | None = None,
+    params: dict[str, Any] | None = None,
+) -> Path:
+    """Write an artifact to ``directory`` (which must not exist yet, or be empty) atomically.
+
+    The files are written to a sibling temporary folder and renamed into place, so a crash never
+    leaves a half-written artifact. The weights must match ``architecture`` exactly.
+
+    Raises:
+        ModelError: the directory is not empty, the weights do not fit the architecture, the
+            threshold is not a probability or the metrics are not JSON-safe.
+    """
+    target = Path(directory)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ModelError(
+            f"{target} already exists and is not empty: export each model version to a new folder."
+        )
+    if not (isinstance(threshold, int | float) and 0.0 <= float(threshold) <= 1.0):
+        raise ModelError(f"threshold must be a probability between 0 and 1, got {threshold!r}")
+    arrays = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    check_weights(architecture, arrays, preprocessor)
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "schema": schema.to_dict(),
+        "preprocessing": preprocessor.to_dict(),
+        "architecture": dict(architecture),
+        "threshold": float(threshold),
+        "metrics": metrics,
+        "params": params or {},
+        "data_fingerprint": data_fingerprint,
+        "code_version": code_version,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        (staging / WEIGHTS).write_bytes(buf.getvalue())
+        if reference is not None:
+            reference.save(staging / REFERENCE)
+        names = [WEIGHTS] + ([REFERENCE] if reference is not None else [])
+        manifest["files"] = {name: sha256_file(staging / name) for name in names}
+        try:
+            text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(
+                f"the manifest is not JSON-safe ({exc}): metrics and params must hold plain "
+                "numbers, strings, lists and dicts (no NaN or infinity)."
+            ) from None
+        (staging / MANIFEST).write_text(text + "\n", encoding="utf-8")
+        if target.exists():
+            target.rmdir()  # empty (checked above); os.replace needs the name free
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def load_artifact(path: str | Path) -> ModelArtifact:
+    """Load and verify an artifact directory.
+
+    Raises:
+        ModelError: the manifest is missing or unreadable, a file is missing or its sha256 does
+            not match (the message names the file), or the weights do not fit the architecture.
+    """
+    root = Path(path)
+    manifest = read_manifest(root)
+    verify_files(root, manifest)
+    try:
+        schema = schema_from_dict(manifest["schema"], source=f"{root / MANIFEST} (schema)")
+    except FraudMlopsError as exc:
+        raise ModelError(str(exc)) from None
+    preprocessor = Preprocessor.from_dict(manifest["preprocessing"])
+    try:
+        with np.load(root / WEIGHTS, allow_pickle=False) as z:
+            weights = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{root / WEIGHTS} is not a readable weights file: {exc}") from None
+    check_weights(manifest["architecture"], weights, preprocessor)
+    reference = ReferenceProfile.load(root / REFERENCE) if REFERENCE in manifest["files"] else None
+    threshold = manifest.get("threshold")
+    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ModelError(f"{root / MANIFEST}: threshold {threshold!r} is not a probability")
+    return ModelArtifact(root, manifest, schema, preprocessor, weights, reference)
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Parse ``manifest.json`` and check the fields every reader relies on."""
+    path = root / MANIFEST
+    if not path.is_file():
+        raise ModelError(
+            f"{root} is not a model artifact: {MANIFEST} is missing. Point at a folder written by "
+            "export_artifact (or fetch one from the model store)."
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: format_version {manifest.get('format_version')!r} is not supported (this "
+            f"code reads {FORMAT_VERSION}); upgrade fraud-mlops or re-export the model."
+        )
+    required = ("model_name", "version", "schema", "preprocessing", "architecture", "threshold")
+    absent = [k for k in (*required, "files") if k not in manifest]
+    if absent or not isinstance(manifest.get("files"), dict) or WEIGHTS not in manifest["files"]:
+        raise ModelError(f"{path}: missing fields {absent or ['files.' + WEIGHTS]}")
+    return manifest
+
+
+def verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
+    """Check that every file listed in the manifest exists and matches its sha256."""
+    for name, expected in manifest["files"].items():
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            raise ModelError(f"{root / MANIFEST}: file name {name!r} is not a plain file name")
+        file = root / name
+        if not file.is_file():
+            raise ModelError(
+                f"{file} is missing: the artifact is incomplete; re-fetch or re-export it."
+            )
+        actual = sha256_file(file)
+        if actual != expected:
+            raise ModelError(
+                f"{file} does not match its checksum in {MANIFEST} (sha256 {actual[:12]}…, "
+                f"expected {str(expected)[:12]}…): the file was modified or corrupted. Refusing "
+                "to load it; re-fetch the artifact from the model store."
+            )
+
+
+def expected_weight_shapes(architecture: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The weight names (torch naming) and shapes that ``architecture`` implies."""
+    if architecture.get("type") != ARCHITECTURE_TYPE:
+        raise ModelError(
+            f"architecture type {architecture.get('type')!r} is not supported "
+            f"(expected {ARCHITECTURE_TYPE!r})"
+        )
+    try:
+        numeric_dim = int(architecture["numeric_dim"])
+        cards = [int(c) for c in architecture["cardinalities"]]
+        dims = [int(d) for d in architecture["embedding_dims"]]
+        hidden = [int(h) for h in architecture["hidden"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"architecture is malformed ({exc!r}): {dict(architecture)}") from None
+    if len(cards) != len(dims):
+        raise ModelError(f"architecture: {len(cards)} cardinalities but {len(dims)} embedding_dims")
+    for key, want in (("norm", "layernorm"), ("activation", "relu")):
+        if architecture.get(key, want) != want:
+            raise ModelError(f"architecture {key} {architecture.get(key)!r} is not supported")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (c, d) in enumerate(zip(cards, dims, strict=True)):
+        shapes[f"emb.{i}.weight"] = (c, d)
+    width = numeric_dim + sum(dims)
+    for layer, h in enumerate(hidden):
+        shapes[f"hidden.{layer}.linear.weight"] = (h, width)
+        shapes[f"hidden.{layer}.linear.bias"] = (h,)
+        shapes[f"hidden.{layer}.norm.weight"] = (h,)
+        shapes[f"hidden.{layer}.norm.bias"] = (h,)
+        width = h
+    shapes["out.weight"] = (1, width)
+    shapes["out.bias"] = (1,)
+    return shapes
+
+
+def check_weights(
+    architecture: Mapping[str, Any],
+    weights: Mapping[str, np.ndarray],
+    preprocessor: Preprocessor | None = None,
+) -> None:
+    """Raise ModelError unless ``weights`` has exactly the names/shapes of ``architecture``."""
+    shapes = expected_weight_shapes(architecture)
+    problems = []
+    if preprocessor is not None:
+        if int(architecture["numeric_dim"]) != preprocessor.numeric_dim:
+            problems.append(
+                f"numeric_dim {architecture['numeric_dim']} != preprocessing's "
+                f"{preprocessor.numeric_dim}"
+            )
+        if [int(c) for c in architecture["cardinalities"]] != preprocessor.cardinalities:
+            problems.append(
+                f"cardinalities {architecture['cardinalities']} != preprocessing's "
+                f"{preprocessor.cardinalities}"
+            )
+    for name, shape in shapes.items():
+        if name not in weights:
+            problems.append(f"weight {name!r} is missing")
+        elif tuple(weights[name].shape) != shape:
+            problems.append(f"weight {name!r} has shape {tuple(weights[name].shape)}, not {shape}")
+        elif not np.all(np.isfinite(weights[name])):
+            problems.append(f"weight {name!r} holds NaN or infinity")
+    extra = sorted(set(weights) - set(shapes))
+    if extra:
+        problems.append(f"unexpected weights {extra}")
+    if problems:
+        raise ModelError("weights do not fit the architecture: " + "; ".join(problems))
+
+
+def fingerprint_columns(columns: Mapping[str, Any], names: Sequence[str]) -> str:
+    """sha256 over the named columns' values (stable across runs and input container types).
+
+    Numeric columns are hashed as float64 bytes (NaN for missing), others as their text with a
+    missing marker, each prefixed by the column name and row count, so reordering rows or
+    columns, or changing one value, changes the fingerprint.
+    """
+    digest = hashlib.sha256()
+    for name in names:
+        if name not in columns:
+            raise ModelError(f"cannot fingerprint column {name!r}: it is not in the data")
+        values = columns[name]
+        problems: list[str] = []
+        floats = None
+        dtype = getattr(values, "dtype", None)
+        if dtype is not None and getattr(dtype, "kind", "O") in "biuf":
+            floats = _as_float(values, name, problems)
+        digest.update(f"{name}\x1f{len(values)}\x1f".encode())
+        if floats is not None and not problems:
+            digest.update(b"f8")
+            digest.update(np.where(np.isnan(floats), np.nan, floats).astype("<f8").tobytes())
+        else:
+            text, absent = _as_text(values)
+            digest.update(b"str")
+            digest.update(
+                "\x1e".join(np.where(absent, "\x00", text.astype(str)).tolist()).encode("utf-8")
+            )
+        digest.update(b"\x1d")
+    return digest.hexdigest()
+
+
+def safe_float(value: float) -> float | None:
+    """A float for a JSON manifest: NaN/inf become None (JSON has no such numbers)."""
+    return float(value) if math.isfinite(value) else None
+
+
+def embedding_dim(cardinality: int, cap: int = 16) -> int:
+    """A common rule of thumb for embedding width: ``1.6 * cardinality**0.56``, capped."""
+    return max(2, min(cap, round(1.6 * cardinality**0.56)))
+
+
+def build_architecture(
+    preprocessor: Preprocessor,
+    hidden: Sequence[int] = (64, 32),
+    *,
+    dropout: float = 0.1,
+    embedding_dims: Sequence[int] | None = None,
+    norm_eps: float = 1e-5,
+) -> dict[str, Any]:
+    """The ``architecture`` dict of the manifest for a preprocessor's input shape."""
+    cards = preprocessor.cardinalities
+    dims = list(embedding_dims) if embedding_dims is not None else [embedding_dim(c) for c in cards]
+    if len(dims) != len(cards):
+        raise ModelError(f"{len(dims)} embedding_dims for {len(cards)} categorical features")
+    return {
+        "type": ARCHITECTURE_TYPE,
+        "numeric_dim": preprocessor.numeric_dim,
+        "cardinalities": cards,
+        "embedding_dims": [int(d) for d in dims],
+        "hidden": [int(h) for h in hidden],
+        "dropout": float(dropout),
+        "norm": "layernorm",
+        "norm_eps": float(norm_eps),
+        "activation": "relu",
+    }
+
+
+def random_weights(architecture: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """Randomly initialised float32 weights for ``architecture`` (tests, smoke runs, benchmarks).
+
+    Linear layers use a scaled normal, embeddings a unit normal, LayerNorm gains near 1.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, shape in expected_weight_shapes(architecture).items():
+        if name.endswith("norm.weight"):
+            value = 1.0 + 0.1 * rng.standard_normal(shape)
+        elif name.startswith("emb."):
+            value = rng.standard_normal(shape)
+        elif name.endswith("weight"):
+            value = rng.standard_normal(shape) / np.sqrt(shape[1])
+        else:
+            value = 0.1 * rng.standard_normal(shape)
+        out[name] = value.astype(np.float32)
+    return out

@@ -1,0 +1,405 @@
+"""Fitted, serialisable feature preprocessing shared by training and serving.
+
+Training fits a :class:`Preprocessor` on the training split; the artifact stores it as JSON and the
+scoring API rebuilds it, so both sides run the very same numpy code on the same parameters:
+
+* numeric features: schema sentinels (``missing_values``) become missing, ``transform: log``
+  features get ``log1p``, then robust scaling ``(x - median) / IQR`` (IQR 0 -> 1). A missing value
+  becomes the median (0 after scaling) and, when the feature had missing values in training or is
+  ``required: false``, a ``<name>__missing`` indicator column is set.
+* categorical features: a vocabulary of the values seen at least ``min_frequency`` times in
+  training; index 0 is the shared "unknown / rare / missing" bucket. A present value outside the
+  vocabulary is flagged in :attr:`FeatureBatch.unknown` so the API can say so.
+
+Inputs are any mapping of column name -> 1-D array-like: a pandas DataFrame, a dict of lists
+(``None`` = missing) or of numpy arrays. Everything is vectorised over rows.
+
+This module is on the scoring path: numpy only (never pandas or torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fraud_mlops.errors import DataValidationError, ModelError
+from fraud_mlops.schema import ClaimsSchema
+
+MISSING_SUFFIX = "__missing"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NumericParams:
+    """Fitted parameters of one numeric feature."""
+
+    name: str
+    log: bool
+    median: float
+    iqr: float
+    indicator: bool
+    required: bool = True
+    missing_values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoricalParams:
+    """Fitted vocabulary of one categorical feature; ``counts[0]`` counts the unknown bucket."""
+
+    name: str
+    vocabulary: tuple[str, ...]
+    counts: tuple[int, ...]
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class FeatureBatch:
+    """Model inputs for ``n`` rows."""
+
+    numeric: np.ndarray  # float32 [n, numeric_dim]
+    categorical: np.ndarray  # int64 [n, n_categorical]; 0 = unknown / rare / missing
+    unknown: np.ndarray  # bool [n, n_categorical]; a present value outside the vocabulary
+
+    def __len__(self) -> int:
+        return int(self.numeric.shape[0])
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Fitted preprocessing. Build with :func:`fit_preprocessing` or :meth:`from_dict`."""
+
+    numeric: tuple[NumericParams, ...]
+    categorical: tuple[CategoricalParams, ...]
+    min_frequency: int = 10
+    # Derived lookup arrays, built once so that transform() only does array work.
+    _lookup: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        p = len(self.numeric)
+        lk = self._lookup
+        lk["median"] = np.array([f.median for f in self.numeric], dtype=np.float64)
+        lk["iqr"] = np.array([f.iqr for f in self.numeric], dtype=np.float64)
+        lk["log"] = np.array([f.log for f in self.numeric], dtype=bool).reshape(p)
+        lk["log_idx"] = np.flatnonzero(lk["log"])
+        lk["ind_idx"] = np.array([i for i, f in enumerate(self.numeric) if f.indicator], np.intp)
+        lk["sentinels"] = [
+            (i, np.array(f.missing_values, dtype=np.float64))
+            for i, f in enumerate(self.numeric)
+            if f.missing_values
+        ]
+        # Sorted vocabulary + the index each sorted entry maps to, for searchsorted lookups.
+        vocabs = []
+        for f in self.categorical:
+            keys = np.array(f.vocabulary, dtype=str)
+            order = np.argsort(keys, kind="stable")
+            vocabs.append((keys[order], (order + 1).astype(np.int64)))
+        lk["vocabs"] = vocabs
+
+    # -- shape of the model inputs ---------------------------------------------------------
+    @property
+    def numeric_columns(self) -> list[str]:
+        """Names of the numeric input dims: values first, then missing indicators."""
+        names = [f.name for f in self.numeric]
+        return names + [self.numeric[i].name + MISSING_SUFFIX for i in self._lookup["ind_idx"]]
+
+    @property
+    def source_of_numeric_dim(self) -> list[str]:
+        """The schema feature each numeric input dim belongs to."""
+        names = [f.name for f in self.numeric]
+        return names + [self.numeric[i].name for i in self._lookup["ind_idx"]]
+
+    @property
+    def numeric_dim(self) -> int:
+        return len(self.numeric) + len(self._lookup["ind_idx"])
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return [f.name for f in self.categorical]
+
+    @property
+    def cardinalities(self) -> list[int]:
+        """Vocabulary size + 1 (the unknown bucket) per categorical feature."""
+        return [len(f.vocabulary) + 1 for f in self.categorical]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Schema features in model order: numeric, then categorical."""
+        return [f.name for f in self.numeric] + self.categorical_names
+
+    # -- transform -------------------------------------------------------------------------
+    def transform(self, columns: Mapping[str, Any]) -> FeatureBatch:
+        """Turn raw columns into model inputs (vectorised; no loop over rows).
+
+        Raises:
+            DataValidationError: a required column is absent, lengths differ, a numeric column
+                holds text or infinities, or a log-transformed amount is negative.
+        """
+        n = _batch_length(columns, self)
+        problems: list[str] = []
+        lk = self._lookup
+        x = np.empty((n, len(self.numeric)), dtype=np.float64)
+        absent = [
+            f"column {f.name!r}: missing (it is a required feature; send null if unknown)"
+            for f in (*self.numeric, *self.categorical)
+            if f.required and f.name not in columns
+        ]
+        if absent:
+            raise DataValidationError("features", absent)
+        for j, f in enumerate(self.numeric):
+            if f.name in columns:
+                x[:, j] = _as_float(columns[f.name], f.name, problems)
+            else:
+                x[:, j] = np.nan
+        for j, sentinels in lk["sentinels"]:
+            x[np.isin(x[:, j], sentinels), j] = np.nan
+        if problems:
+            raise DataValidationError("features", problems)
+        missing = np.isnan(x)
+        if np.isinf(x).any():
+            bad = sorted({self.numeric[j].name for j in np.flatnonzero(np.isinf(x).any(axis=0))})
+            raise DataValidationError("features", [f"column {b!r}: infinite values" for b in bad])
+        log_idx = lk["log_idx"]
+        if log_idx.size:
+            logged = x[:, log_idx]
+            if (logged < 0).any():
+                bad = [self.numeric[log_idx[j]].name for j in np.flatnonzero((logged < 0).any(0))]
+                raise DataValidationError(
+                    "features",
+                    [
+                        f"column {b!r}: negative amounts (it is log-transformed, so >= 0)"
+                        for b in bad
+                    ],
+                )
+            x[:, log_idx] = np.log1p(logged)
+        x -= lk["median"]
+        x /= lk["iqr"]
+        x[missing] = 0.0  # the (transformed) median
+        numeric = np.empty((n, self.numeric_dim), dtype=np.float32)
+        p = len(self.numeric)
+        numeric[:, :p] = x
+        numeric[:, p:] = missing[:, lk["ind_idx"]]
+
+        k = len(self.categorical)
+        categorical = np.zeros((n, k), dtype=np.int64)
+        unknown = np.zeros((n, k), dtype=bool)
+        for j, f in enumerate(self.categorical):
+            if f.name not in columns:
+                continue  # an optional feature left out: missing on every row (bucket 0)
+            text, absent = _as_text(columns[f.name])
+            keys, index = lk["vocabs"][j]
+            if keys.size == 0:
+                unknown[:, j] = ~absent
+                continue
+            pos = np.searchsorted(keys, text)
+            np.minimum(pos, keys.size - 1, out=pos)
+            found = (keys[pos] == text) & ~absent
+            categorical[:, j] = np.where(found, index[pos], 0)
+            unknown[:, j] = ~found & ~absent
+        return FeatureBatch(numeric=numeric, categorical=categorical, unknown=unknown)
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description that :meth:`from_dict` turns back into the same transform."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "min_frequency": self.min_frequency,
+            "numeric": [
+                {
+                    "name": f.name,
+                    "log": f.log,
+                    "median": float(f.median),
+                    "iqr": float(f.iqr),
+                    "indicator": f.indicator,
+                    "required": f.required,
+                    "missing_values": [float(v) for v in f.missing_values],
+                }
+                for f in self.numeric
+            ],
+            "categorical": [
+                {
+                    "name": f.name,
+                    "vocabulary": list(f.vocabulary),
+                    "counts": [int(c) for c in f.counts],
+                    "required": f.required,
+                }
+                for f in self.categorical
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
+        """Rebuild a preprocessor from :meth:`to_dict` output; raise ModelError if malformed."""
+        try:
+            if data["format_version"] != FORMAT_VERSION:
+                raise ModelError(
+                    f"preprocessing format_version {data['format_version']!r} is not supported "
+                    f"(this code reads {FORMAT_VERSION}); re-export the model with this version."
+                )
+            numeric = tuple(
+                NumericParams(
+                    name=str(d["name"]),
+                    log=bool(d["log"]),
+                    median=float(d["median"]),
+                    iqr=float(d["iqr"]),
+                    indicator=bool(d["indicator"]),
+                    required=bool(d.get("required", True)),
+                    missing_values=tuple(float(v) for v in d.get("missing_values", ())),
+                )
+                for d in data["numeric"]
+            )
+            categorical = tuple(
+                CategoricalParams(
+                    name=str(d["name"]),
+                    vocabulary=tuple(str(v) for v in d["vocabulary"]),
+                    counts=tuple(int(c) for c in d["counts"]),
+                    required=bool(d.get("required", True)),
+                )
+                for d in data["categorical"]
+            )
+            return cls(numeric, categorical, min_frequency=int(data["min_frequency"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"the preprocessing section of the model manifest is malformed ({exc!r}); "
+                "the artifact was not written by fraud_mlops.artifact.export_artifact."
+            ) from None
+
+
+def fit_preprocessing(
+    columns: Mapping[str, Any], schema: ClaimsSchema, *, min_frequency: int = 10
+) -> Preprocessor:
+    """Fit preprocessing on the TRAINING split only (never on validation or test rows).
+
+    Args:
+        columns: column name -> 1-D values; a pandas DataFrame or a dict of lists/arrays.
+        schema: the claims schema naming the numeric and categorical features.
+        min_frequency: a category seen fewer times than this shares the unknown bucket.
+    """
+    if min_frequency < 1:
+        raise DataValidationError(
+            "preprocessing", [f"min_frequency must be at least 1, got {min_frequency}"]
+        )
+    problems: list[str] = []
+    n: int | None = None
+    numeric: list[NumericParams] = []
+    for feat in schema.numeric:
+        if feat.name not in columns:
+            problems.append(f"column {feat.name!r}: missing from the training data")
+            continue
+        x = _as_float(columns[feat.name], feat.name, problems)
+        n = len(x) if n is None else n
+        if feat.missing_values:
+            x = np.where(np.isin(x, np.array(feat.missing_values, dtype=np.float64)), np.nan, x)
+        missing = np.isnan(x)
+        present = x[~missing]
+        log = feat.transform == "log"
+        if log:
+            if (present < 0).any():
+                problems.append(f"column {feat.name!r}: negative values in a log-scaled amount")
+                continue
+            present = np.log1p(present)
+        if present.size:
+            q1, median, q3 = np.percentile(present, [25, 50, 75])
+        else:
+            q1 = median = q3 = 0.0
+        iqr = float(q3 - q1)
+        numeric.append(
+            NumericParams(
+                name=feat.name,
+                log=log,
+                median=float(median),
+                iqr=iqr if iqr > 0 and np.isfinite(iqr) else 1.0,
+                indicator=bool(missing.any()) or not feat.required,
+                required=feat.required,
+                missing_values=tuple(float(v) for v in feat.missing_values),
+            )
+        )
+    categorical: list[CategoricalParams] = []
+    for feat in schema.categorical:
+        if feat.name not in columns:
+            problems.append(f"column {feat.name!r}: missing from the training data")
+            continue
+        text, absent = _as_text(columns[feat.name])
+        values, counts = np.unique(text[~absent], return_counts=True)
+        keep = counts >= min_frequency
+        # Most frequent first (ties by value) so the vocabulary reads well in the manifest.
+        order = np.lexsort((values[keep], -counts[keep]))
+        vocab = values[keep][order]
+        kept_counts = counts[keep][order]
+        bucket = int(len(text) - kept_counts.sum())
+        categorical.append(
+            CategoricalParams(
+                name=feat.name,
+                vocabulary=tuple(str(v) for v in vocab),
+                counts=(bucket, *(int(c) for c in kept_counts)),
+                required=feat.required,
+            )
+        )
+    if problems:
+        raise DataValidationError("training data", problems)
+    if n == 0:
+        raise DataValidationError("training data", ["no rows to fit preprocessing on"])
+    return Preprocessor(tuple(numeric), tuple(categorical), min_frequency=min_frequency)
+
+
+# -- column coercion (shared with drift) ---------------------------------------------------
+def _as_float(values: Any, name: str, problems: list[str]) -> np.ndarray:
+    """1-D float64 with NaN for missing; ``None``/``pd.NA`` are missing, text is a problem."""
+    try:
+        if hasattr(values, "to_numpy"):  # pandas Series / arrow-backed arrays
+            arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arr = np.asarray(values, dtype=np.float64)  # None -> nan
+    except (TypeError, ValueError):
+        sample = [v for v in np.asarray(values, dtype=object).ravel()[:1000] if _not_number(v)]
+        problems.append(f"column {name!r}: expected numbers, got e.g. {sample[:3]!r}")
+        return np.full(len(values), np.nan)
+    if arr.ndim != 1:
+        problems.append(f"column {name!r}: expected a 1-D column, got shape {arr.shape}")
+        return np.full(max(len(arr), 0), np.nan)
+    return arr
+
+
+def _not_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return v is not None
+    return False
+
+
+def _as_text(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """1-D str array (missing -> "") and its missing mask; None, NaN and pd.NA are missing."""
+    if hasattr(values, "to_numpy"):
+        arr = values.to_numpy(dtype=object, na_value=None)
+    else:
+        arr = np.asarray(values)
+    if arr.dtype.kind == "U":
+        return arr, np.zeros(arr.shape[0], dtype=bool)
+    if arr.dtype.kind == "f":
+        absent = np.isnan(arr)
+        text = arr.astype(str)
+    else:
+        obj = arr.astype(object, copy=False)
+        # `obj != obj` is True only for float NaN; `== None` compares element-wise on object arrays.
+        absent = np.asarray((obj == None) | (obj != obj), dtype=bool)  # noqa: E711
+        text = obj.astype(str)
+    text[absent] = ""
+    return text, absent
+
+
+def _batch_length(columns: Mapping[str, Any], pre: Preprocessor) -> int:
+    lengths = {}
+    for name in pre.feature_names:
+        if name in columns:
+            lengths[name] = len(columns[name])
+    if not lengths:
+        raise DataValidationError(
+            "features", [f"none of the feature columns are present; expected {pre.feature_names}"]
+        )
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise DataValidationError("features", [f"columns have different lengths: {detail}"])
+    return next(iter(lengths.values()))

@@ -1,0 +1,167 @@
+"""Preprocessing: training and serving must produce the very same features."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from fraud_mlops.errors import DataValidationError, ModelError
+from fraud_mlops.preprocessing import MISSING_SUFFIX, Preprocessor, fit_preprocessing
+from fraud_mlops.schema import default_schema, load_schema
+from fraud_mlops.synthetic import generate_claims
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return default_schema()
+
+
+@pytest.fixture(scope="module")
+def claims():
+    return generate_claims(3000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def pre(claims, schema) -> Preprocessor:
+    return fit_preprocessing(claims, schema, min_frequency=10)
+
+
+def _as_python_lists(frame, schema) -> dict[str, list]:
+    """What the API hands over: plain Python lists, None for missing."""
+    out = {}
+    for name in schema.feature_names:
+        values = frame[name].tolist()
+        out[name] = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+    return out
+
+
+def test_training_and_serving_features_are_identical(pre, claims, schema):
+    rows = claims.iloc[100:400]
+    from_frame = pre.transform(rows)
+    from_lists = pre.transform(_as_python_lists(rows, schema))
+    from_arrays = pre.transform({c: rows[c].to_numpy() for c in schema.feature_names})
+    for other in (from_lists, from_arrays):
+        np.testing.assert_array_equal(from_frame.numeric, other.numeric)
+        np.testing.assert_array_equal(from_frame.categorical, other.categorical)
+        np.testing.assert_array_equal(from_frame.unknown, other.unknown)
+    assert from_frame.numeric.dtype == np.float32
+    assert from_frame.categorical.dtype == np.int64
+    assert from_frame.unknown.dtype == bool
+    assert from_frame.numeric.shape == (300, pre.numeric_dim)
+    assert from_frame.categorical.shape == (300, len(schema.categorical))
+
+
+def test_json_round_trip_gives_identical_transform(pre, claims):
+    clone = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert clone == pre
+    a, b = pre.transform(claims), clone.transform(claims)
+    np.testing.assert_array_equal(a.numeric, b.numeric)
+    np.testing.assert_array_equal(a.categorical, b.categorical)
+
+
+def test_robust_scaling_log_and_missing_indicator(pre, claims, schema):
+    names = pre.numeric_columns
+    # vehicle_age is `required: false` and missing for non-motor claims: it gets an indicator.
+    assert "vehicle_age" + MISSING_SUFFIX in names
+    assert pre.source_of_numeric_dim[names.index("vehicle_age" + MISSING_SUFFIX)] == "vehicle_age"
+    assert pre.numeric_dim == len(names) == len(schema.numeric) + 1
+    batch = pre.transform(claims)
+    amount = batch.numeric[:, names.index("claim_amount")]
+    # log1p then robust scaling: the training median maps to 0, the IQR to width 1.
+    assert abs(np.median(amount)) < 1e-6
+    q1, q3 = np.percentile(amount, [25, 75])
+    assert q3 - q1 == pytest.approx(1.0, abs=1e-5)
+    expected = (np.log1p(claims["claim_amount"].to_numpy()) - pre.numeric[0].median) / (
+        pre.numeric[0].iqr
+    )
+    np.testing.assert_allclose(amount, expected, rtol=1e-5, atol=1e-5)
+    missing = claims["vehicle_age"].isna().to_numpy()
+    assert missing.any()
+    np.testing.assert_array_equal(batch.numeric[:, names.index("vehicle_age__missing")], missing)
+    assert (batch.numeric[missing, names.index("vehicle_age")] == 0).all()  # the median
+
+
+def test_unknown_rare_and_missing_categories_go_to_bucket_zero(pre):
+    row = {
+        "claim_amount": [1000.0] * 3,
+        "policy_premium": [800.0] * 3,
+        "deductible": [500.0] * 3,
+        "customer_age": [40] * 3,
+        "days_since_policy_start": [400] * 3,
+        "incident_hour": [12] * 3,
+        "witnesses": [1] * 3,
+        "prior_claims": [0] * 3,
+        "vehicle_age": [None, 3, None],
+        "incident_type": ["collision", "meteor_strike", None],
+        "severity": ["minor"] * 3,
+        "region": ["north"] * 3,
+        "channel": ["app"] * 3,
+        "police_report": ["yes"] * 3,
+        "provider_id": ["PRV9999-new", "PRV0001", None],
+    }
+    batch = pre.transform(row)
+    col = pre.categorical_names.index("incident_type")
+    assert batch.categorical[0, col] > 0
+    assert batch.categorical[1, col] == 0 and batch.unknown[1, col]  # unseen value: flagged
+    assert batch.categorical[2, col] == 0 and not batch.unknown[2, col]  # missing: not "unknown"
+    prov = pre.categorical_names.index("provider_id")
+    assert batch.categorical[0, prov] == 0 and batch.unknown[0, prov]
+
+
+def test_rare_values_share_the_unknown_bucket(schema):
+    data = {name: np.zeros(30) for name in schema.numeric_names}
+    for name in schema.categorical_names:
+        data[name] = ["a"] * 25 + ["b"] * 5
+    pre = fit_preprocessing(data, schema, min_frequency=10)
+    cat = pre.categorical[0]
+    assert cat.vocabulary == ("a",) and cat.counts == (5, 25)
+    assert pre.cardinalities == [2] * len(schema.categorical)
+    batch = pre.transform({k: v[-6:] for k, v in data.items()})
+    assert batch.categorical[:, 0].tolist() == [1, 0, 0, 0, 0, 0]
+    assert batch.unknown[:, 0].tolist() == [False, True, True, True, True, True]
+    # constant numerics: IQR 0 becomes 1 instead of a division by zero
+    assert all(f.iqr == 1.0 for f in pre.numeric)
+
+
+def test_sentinel_missing_values_from_the_schema():
+    schema = load_schema("fraud_oracle")
+    n = 40
+    data = {name: ["x"] * n for name in schema.categorical_names}
+    data.update({name: np.full(n, 2.0) for name in schema.numeric_names})
+    data["Age"] = np.array([0.0] * 10 + list(range(20, 50)))
+    pre = fit_preprocessing(data, schema)
+    age = pre.numeric_columns.index("Age")
+    flag = pre.numeric_columns.index("Age" + MISSING_SUFFIX)
+    batch = pre.transform(
+        {**data, "Age": [0, 35, None]} | {k: v[:3] for k, v in data.items() if k != "Age"}
+    )
+    assert batch.numeric[:, flag].tolist() == [1.0, 0.0, 1.0]
+    assert batch.numeric[0, age] == 0.0
+
+
+def test_bad_input_is_refused_with_the_column_named(pre, claims, schema):
+    rows = _as_python_lists(claims.iloc[:3], schema)
+    with pytest.raises(DataValidationError, match=r"claim_amount.*expected numbers"):
+        pre.transform({**rows, "claim_amount": ["12", "lots", 3.0]})
+    with pytest.raises(DataValidationError, match=r"claim_amount.*negative"):
+        pre.transform({**rows, "claim_amount": [-5.0, 1.0, 2.0]})
+    with pytest.raises(DataValidationError, match=r"claim_amount.*infinite"):
+        pre.transform({**rows, "claim_amount": [math.inf, 1.0, 2.0]})
+    with pytest.raises(DataValidationError, match="different lengths"):
+        pre.transform({**rows, "severity": ["minor"]})
+    missing_required = {k: v for k, v in rows.items() if k != "severity"}
+    with pytest.raises(DataValidationError, match=r"'severity': missing.*required"):
+        pre.transform(missing_required)
+    # an optional feature may be absent entirely: it is treated as missing
+    batch = pre.transform({k: v for k, v in rows.items() if k != "vehicle_age"})
+    assert batch.numeric[:, pre.numeric_columns.index("vehicle_age__missing")].tolist() == [1] * 3
+
+
+def test_fit_refuses_missing_columns_and_malformed_dicts(schema, claims):
+    with pytest.raises(DataValidationError, match="claim_amount"):
+        fit_preprocessing(claims.drop(columns=["claim_amount"]), schema)
+    with pytest.raises(ModelError, match="malformed"):
+        Preprocessor.from_dict({"format_version": 1, "numeric": [{"name": "x"}]})
