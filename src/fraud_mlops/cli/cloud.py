@@ -1,0 +1,243 @@
+"""Delivery commands: run the flow on Step Functions or Databricks, and notify the team.
+
+``flow deploy``/``flow trigger`` (Step Functions), ``databricks run``/``databricks inspect`` and
+``notify``. Each finds what it needs in the Pulumi stack's outputs (``--stack``), so Jenkins and a
+laptop run exactly the same commands. Exit codes: 0 success, 1 the run failed, 2 a usage or
+configuration mistake, 3 the run did not finish before ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from fraud_mlops.errors import ConfigError
+from fraud_mlops.progress import say
+
+if TYPE_CHECKING:
+    from fraud_mlops.cloud.stack import StackOutputs
+
+EXIT_FAILED = 1
+EXIT_TIMEOUT = 3
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    flow = sub.add_parser(
+        "flow",
+        help="deploy the training flow to Step Functions, start it and wait for the result",
+        formatter_class=fmt,
+        description="Compile the flow into the stack's Step Functions state machine, or start "
+        "it and follow\nthe execution to the end (Metaflow's own trigger only starts it).",
+        epilog="examples:\n"
+        "  fraud-mlops flow deploy --stack dev\n"
+        "  fraud-mlops flow trigger --stack dev --wait --timeout 7200\n"
+        "  fraud-mlops flow trigger --state-machine-arn arn:aws:states:...:stateMachine:X "
+        "--param trials=4 --wait",
+    )
+    flow_sub = flow.add_subparsers(dest="flow_command", metavar="<action>", required=True)
+
+    deploy = flow_sub.add_parser(
+        "deploy",
+        help="create/update the state machine (step-functions create with the stack's config)",
+        formatter_class=fmt,
+        description="Run `python FLOW --with retry step-functions create` with the stack's "
+        "METAFLOW_* outputs\nas environment variables.",
+    )
+    _add_stack_args(deploy, required=True)
+    deploy.add_argument("--flow-file", default=None, help="default flows/fraud_detection_flow.py")
+    deploy.add_argument(
+        "--only-json", action="store_true", help="print the state machine JSON; deploy nothing"
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the command and config keys; run nothing"
+    )
+    deploy.set_defaults(func=_flow_deploy)
+
+    trigger = flow_sub.add_parser(
+        "trigger",
+        help="start an execution; with --wait, follow it and print status and metrics",
+        formatter_class=fmt,
+        description="Start the flow's state machine with a unique execution name. With --wait, "
+        "poll it until\nit ends: print the status and the run's headline metrics (from the "
+        "lakehouse), and on\nfailure the failed state, error and cause. Exit 1 if it failed, 3 "
+        "on timeout.",
+    )
+    _add_stack_args(trigger, required=False)
+    trigger.add_argument("--state-machine-arn", help="skip the lookup by name")
+    trigger.add_argument(
+        "--param",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="flow parameter (repeatable)",
+    )
+    names = trigger.add_mutually_exclusive_group()
+    names.add_argument(
+        "--name-prefix", default="fraud", help="prefix of the generated unique execution name"
+    )
+    names.add_argument(
+        "--execution-name",
+        help="exact execution name, e.g. jenkins-$BUILD_TAG (must be unique per state machine)",
+    )
+    trigger.add_argument("--wait", action="store_true", help="wait until the execution ends")
+    trigger.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=4 * 3600.0,
+        help="seconds to wait with --wait (default 14400)",
+    )
+    trigger.add_argument(
+        "--poll-interval",
+        type=positive_seconds,
+        default=15.0,
+        help="seconds between status checks (default 15)",
+    )
+    trigger.add_argument(
+        "--stop-on-timeout",
+        action="store_true",
+        help="stop the execution when --timeout passes (default: leave it running)",
+    )
+    trigger.set_defaults(func=_flow_trigger)
+
+
+def _add_stack_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--stack", required=required, help="Pulumi stack whose outputs configure the command"
+    )
+    parser.add_argument(
+        "--stack-outputs",
+        metavar="FILE",
+        help="saved `pulumi stack output --json` instead of calling pulumi",
+    )
+
+
+def _outputs(args: argparse.Namespace) -> StackOutputs | None:
+    from fraud_mlops.cloud.stack import load_stack_outputs
+
+    if args.stack is None:
+        if args.stack_outputs:
+            raise ConfigError("--stack-outputs needs --stack (the stack it was saved from)")
+        return None
+    return load_stack_outputs(args.stack, args.stack_outputs)
+
+
+def _flow_deploy(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from fraud_mlops.cloud.stepfunctions import (
+        FLOW_FILE,
+        deploy_command,
+        deploy_environment,
+        state_machine_name,
+    )
+
+    outputs = _outputs(args)
+    assert outputs is not None  # --stack is required
+    config = outputs.metaflow_config()
+    flow_file = args.flow_file or FLOW_FILE
+    if not os.path.isfile(flow_file):
+        raise ConfigError(f"flow file {flow_file!r} not found: run from the project root")
+    cmd = deploy_command(flow_file, only_json=args.only_json)
+    env = deploy_environment(config, os.environ)
+    print(f"state machine: {state_machine_name(config)} (stack {outputs.stack})")
+    print(f"command: {' '.join(cmd)}")
+    print(f"with {len(config)} METAFLOW_* settings from the stack: {', '.join(sorted(config))}")
+    if args.dry_run:
+        return 0
+    proc = subprocess.run(cmd, env=env, check=False)
+    if proc.returncode != 0:
+        say(f"step-functions create exited with status {proc.returncode} (output above)")
+        return EXIT_FAILED
+    return 0
+
+
+def _flow_trigger(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud import stepfunctions as sfn
+    from fraud_mlops.cloud.stack import AWS_REGION
+
+    outputs = _outputs(args)
+    if outputs is None and not args.state_machine_arn:
+        raise ConfigError("name the state machine: pass --stack STACK or --state-machine-arn ARN")
+    region = outputs.find(AWS_REGION) if outputs else None
+    client = sfn.sfn_client(region)
+    if args.state_machine_arn:
+        arn = args.state_machine_arn
+    else:
+        assert outputs is not None
+        arn = sfn.find_state_machine(client, sfn.state_machine_name(outputs.metaflow_config()))
+    params = dict(args.param)
+    execution_arn, name = sfn.start_execution(
+        client, arn, params, name=args.execution_name or sfn.unique_execution_name(args.name_prefix)
+    )
+    print(f"started execution {name}\n  {execution_arn}")
+    if not args.wait:
+        return 0
+
+    say(f"waiting up to {args.timeout:g} s (polling every {args.poll_interval:g} s)")
+    last: list[str] = []
+
+    def on_poll(status: str, elapsed: float) -> None:
+        if not last or last[-1] != status:
+            say(f"  {status} after {elapsed:.0f} s")
+        last.append(status)
+
+    result = sfn.wait_for_execution(
+        client,
+        execution_arn,
+        timeout=args.timeout,
+        poll_interval=args.poll_interval,
+        on_poll=on_poll,
+    )
+    if result.timed_out:
+        print(f"status: {result.status}: still running after the {args.timeout:g} s timeout")
+        if args.stop_on_timeout:
+            sfn.stop_execution(client, execution_arn, f"timeout after {args.timeout:g} s")
+            print("  stopped the execution (--stop-on-timeout)")
+        else:
+            print(
+                "  it keeps running on AWS; stop it with --stop-on-timeout next time or "
+                f"`aws stepfunctions stop-execution --execution-arn {execution_arn}`"
+            )
+        return EXIT_TIMEOUT
+    print(f"status: {result.status}")
+    if not result.succeeded:
+        print(f"  failed state: {result.failed_state or 'unknown'}")
+        print(f"  error: {result.error or 'none reported'}")
+        print(f"  cause: {result.cause or 'none reported'}")
+        return EXIT_FAILED
+    _print_headline(outputs, [result.metaflow_run_id, result.name])
+    return 0
+
+
+def _print_headline(outputs: StackOutputs | None, run_ids: list[str]) -> None:
+    from fraud_mlops.cloud.headline import try_read_headline
+    from fraud_mlops.cloud.stack import LAKEHOUSE_URI
+    from fraud_mlops.settings import Settings
+
+    uri = (outputs.find(LAKEHOUSE_URI) if outputs else None) or Settings.from_env().lakehouse_uri
+    headline, note = try_read_headline(uri, run_ids)
+    if headline is None:
+        print(f"metrics: unavailable ({note})")
+        return
+    print(f"run {headline.run_id}")
+    print("\n".join(headline.lines()))

@@ -1,0 +1,127 @@
+"""Read a Pulumi stack's outputs: from ``pulumi stack output --json`` or a saved JSON file.
+
+The delivery commands (``flow deploy/trigger``, ``databricks run``, ``promote``) take
+``--stack dev`` and find what they need (the Metaflow config, the Databricks job id, the
+lakehouse URI) among the outputs, so nothing is copied by hand between Pulumi and the CLI.
+Secret outputs stay ``"[secret]"``: this module never asks Pulumi to reveal them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fraud_mlops.errors import ConfigError
+
+# Output names, snake_case first; camelCase is accepted because Pulumi programs use both.
+METAFLOW_CONFIG = ("metaflow_config", "metaflowConfig")
+DATABRICKS_JOB_ID = ("databricks_job_id", "databricksJobId")
+LAKEHOUSE_URI = ("lakehouse_uri", "lakehouseUri")
+AWS_REGION = ("aws_region", "awsRegion", "region")
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The outputs of one stack; ``source`` says where they came from (for error messages)."""
+
+    stack: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def find(self, names: tuple[str, ...]) -> Any:
+        """The first output present under one of ``names``, or None."""
+        for name in names:
+            if self.values.get(name) not in (None, ""):
+                return self.values[name]
+        return None
+
+    def require(self, names: tuple[str, ...], hint: str) -> Any:
+        value = self.find(names)
+        if value is None:
+            raise ConfigError(
+                f"stack {self.stack!r} has no output {names[0]!r} ({self.source}). {hint}"
+            )
+        return value
+
+    def metaflow_config(self) -> dict[str, str]:
+        """The ``METAFLOW_*`` settings the stack exported, as environment-variable strings."""
+        raw = self.require(
+            METAFLOW_CONFIG, "Run `pulumi up` for this stack, or pass --stack-outputs FILE."
+        )
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ConfigError(
+                    f"stack {self.stack!r}: output {METAFLOW_CONFIG[0]!r} is not a JSON object"
+                ) from None
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"stack {self.stack!r}: output {METAFLOW_CONFIG[0]!r} is not a map")
+        return {str(k): _env_value(v) for k, v in raw.items()}
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def load_stack_outputs(
+    stack: str, outputs_file: str | Path | None = None, *, cwd: str | Path | None = None
+) -> StackOutputs:
+    """Outputs of ``stack`` from ``outputs_file`` if given, else from the Pulumi CLI.
+
+    Raises:
+        ConfigError: the file is unreadable, Pulumi is missing, or the stack does not exist.
+    """
+    if outputs_file is not None:
+        path = Path(outputs_file)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"--stack-outputs {str(path)!r} does not exist: save it with "
+                f"`pulumi stack output --json -s {stack} > {path}`"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--stack-outputs {str(path)!r} is not valid JSON: {exc}") from None
+        return _checked(stack, values, str(path))
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise ConfigError(
+            "the `pulumi` CLI is not on PATH, so the stack outputs cannot be read. Install it, "
+            "or save them elsewhere with `pulumi stack output --json -s STACK > outputs.json` "
+            "and pass --stack-outputs outputs.json."
+        )
+    proc = subprocess.run(
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise ConfigError(
+            f"`pulumi stack output --json --stack {stack}` failed: "
+            f"{detail[-1] if detail else 'no output'}. Check the stack name (`pulumi stack ls`) "
+            "and that you are logged in to its backend (`pulumi login`)."
+        )
+    try:
+        values = json.loads(proc.stdout or "{}")
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"pulumi printed something that is not JSON: {exc}") from None
+    return _checked(stack, values, f"pulumi stack {stack}")
+
+
+def _checked(stack: str, values: Any, source: str) -> StackOutputs:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a JSON object of stack outputs")
+    return StackOutputs(stack=stack, values=values, source=source)
