@@ -50,8 +50,8 @@ def _outputs_file(tmp_path: Path, prefix: str, lakehouse: Path) -> Path:
         json.dumps(
             {
                 "metaflow_config": config,
-                "lakehouse_uri": str(lakehouse),
-                "aws_region": "us-east-1",
+                "flow_environment": {"LAKEHOUSE_URI": str(lakehouse)},
+                "region": "us-east-1",
                 "snowflake_private_key": "[secret]",
             }
         )
@@ -210,7 +210,7 @@ def test_deploy_runs_step_functions_create_with_the_stack_config(cli, tmp_path, 
         "import json, os, sys\n"
         f"open({str(record)!r}, 'w').write(json.dumps({{'argv': sys.argv[1:], 'exe': "
         "sys.executable, 'env': {k: v for k, v in os.environ.items() "
-        "if k.startswith('METAFLOW_') or k == 'USERNAME'}}))\n"
+        "if k.startswith('METAFLOW_') or k in ('USERNAME', 'LAKEHOUSE_URI')}}))\n"
     )
     monkeypatch.setenv("METAFLOW_DEFAULT_DATASTORE", "local")  # stale shell value
     monkeypatch.setenv("METAFLOW_PROFILE", "someone-elses")  # must not leak into the deploy
@@ -221,7 +221,8 @@ def test_deploy_runs_step_functions_create_with_the_stack_config(cli, tmp_path, 
         "METAFLOW_SFN_STATE_MACHINE_PREFIX": "fraud-mlops-dev",
         "METAFLOW_BATCH_JOB_QUEUE": "fraud-mlops-dev-cpu",
     }
-    outputs.write_text(json.dumps({"metaflow_config": config}))
+    flow_env = {"LAKEHOUSE_URI": "s3://fraud-mlops-dev-lakehouse/lakehouse"}
+    outputs.write_text(json.dumps({"metaflow_config": config, "flow_environment": flow_env}))
 
     code, out, _ = cli(
         "flow", "deploy", "--stack", "dev", "--stack-outputs", str(outputs),
@@ -233,10 +234,12 @@ def test_deploy_runs_step_functions_create_with_the_stack_config(cli, tmp_path, 
     seen = json.loads(record.read_text())
     assert seen["argv"] == ["--with", "retry", "step-functions", "create"]
     assert seen["exe"] == sys.executable
+    env = seen["env"]
     assert {
-        k: v for k, v in seen["env"].items() if k != "METAFLOW_USER" and k != "USERNAME"
+        k: v for k, v in env.items() if k.startswith("METAFLOW_") and k != "METAFLOW_USER"
     } == config
-    assert seen["env"]["METAFLOW_USER"] == seen["env"]["USERNAME"] == "tester"
+    assert env["LAKEHOUSE_URI"] == flow_env["LAKEHOUSE_URI"]
+    assert env["METAFLOW_USER"] == env["USERNAME"] == "tester"
 
 
 def test_deploy_dry_run_runs_nothing_and_failure_exits_1(cli, tmp_path):

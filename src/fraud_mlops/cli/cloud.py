@@ -158,7 +158,9 @@ def _flow_deploy(args: argparse.Namespace) -> int:
     if not os.path.isfile(flow_file):
         raise ConfigError(f"flow file {flow_file!r} not found: run from the project root")
     cmd = deploy_command(flow_file, only_json=args.only_json)
-    env = deploy_environment(config, os.environ)
+    # The library's own settings (LAKEHOUSE_URI, …) travel with the deploy too, so the flow
+    # compiled into the state machine points at the stack's buckets, not the laptop's defaults.
+    env = deploy_environment(config, {**os.environ, **outputs.flow_environment()})
     print(f"state machine: {state_machine_name(config)} (stack {outputs.stack})")
     print(f"command: {' '.join(cmd)}")
     print(f"with {len(config)} METAFLOW_* settings from the stack: {', '.join(sorted(config))}")
@@ -231,10 +233,9 @@ def _flow_trigger(args: argparse.Namespace) -> int:
 
 def _print_headline(outputs: StackOutputs | None, run_ids: list[str]) -> None:
     from fraud_mlops.cloud.headline import try_read_headline
-    from fraud_mlops.cloud.stack import LAKEHOUSE_URI
     from fraud_mlops.settings import Settings
 
-    uri = (outputs.find(LAKEHOUSE_URI) if outputs else None) or Settings.from_env().lakehouse_uri
+    uri = (outputs.lakehouse_uri() if outputs else None) or Settings.from_env().lakehouse_uri
     headline, note = try_read_headline(uri, run_ids)
     if headline is None:
         print(f"metrics: unavailable ({note})")

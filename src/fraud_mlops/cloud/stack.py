@@ -21,8 +21,9 @@ from fraud_mlops.errors import ConfigError
 # Output names, snake_case first; camelCase is accepted because Pulumi programs use both.
 METAFLOW_CONFIG = ("metaflow_config", "metaflowConfig")
 DATABRICKS_JOB_ID = ("databricks_job_id", "databricksJobId")
+FLOW_ENVIRONMENT = ("flow_environment", "flowEnvironment")
 LAKEHOUSE_URI = ("lakehouse_uri", "lakehouseUri")
-AWS_REGION = ("aws_region", "awsRegion", "region")
+AWS_REGION = ("region", "aws_region", "awsRegion")
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,27 @@ class StackOutputs:
         raw = self.require(
             METAFLOW_CONFIG, "Run `pulumi up` for this stack, or pass --stack-outputs FILE."
         )
+        return self._as_env(METAFLOW_CONFIG[0], raw)
+
+    def flow_environment(self) -> dict[str, str]:
+        """The library's settings for the flow (``LAKEHOUSE_URI``, ``MODEL_STORE_URI``, …)."""
+        raw = self.find(FLOW_ENVIRONMENT)
+        return {} if raw is None else self._as_env(FLOW_ENVIRONMENT[0], raw)
+
+    def lakehouse_uri(self) -> str | None:
+        """Where the stack's flow writes its lakehouse datasets, if the outputs say."""
+        return self.find(LAKEHOUSE_URI) or self.flow_environment().get("LAKEHOUSE_URI")
+
+    def _as_env(self, name: str, raw: Any) -> dict[str, str]:
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
             except json.JSONDecodeError:
                 raise ConfigError(
-                    f"stack {self.stack!r}: output {METAFLOW_CONFIG[0]!r} is not a JSON object"
+                    f"stack {self.stack!r}: output {name!r} is not a JSON object"
                 ) from None
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"stack {self.stack!r}: output {METAFLOW_CONFIG[0]!r} is not a map")
+            raise ConfigError(f"stack {self.stack!r}: output {name!r} is not a map")
         return {str(k): _env_value(v) for k, v in raw.items()}
 
 
