@@ -148,6 +148,7 @@ def _embedded(settings: WarehouseSettings) -> Iterator[Warehouse]:
         with warnings.catch_warnings():
             # fakesnow's own use of DuckDB's DB-API arrow output; nothing the user can act on
             warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+            warnings.filterwarnings("ignore", "For backward compatibility, 'str' dtypes")
             yield Warehouse(conn, settings, errors)
     finally:
         conn.close()
