@@ -72,9 +72,10 @@ def feature_matrix(
         for n in schema.numeric_names
     ]
     for name in schema.categorical_names:
-        values = frame[name].astype(object).where(frame[name].notna(), None)
-        text = values.map(lambda v: None if v is None else str(v))
-        codes = pd.Categorical(text, categories=vocabularies[name]).codes.astype(np.float64)
+        lookup = pd.Index(vocabularies[name], dtype=object)
+        text = frame[name].astype(object).where(frame[name].notna(), None)
+        text = text.map(lambda v: None if v is None else str(v))
+        codes = lookup.get_indexer(text).astype(np.float64)  # -1: unseen or missing
         codes[codes < 0] = np.nan
         cols.append(codes)
     return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
