@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import drift_table, metrics_table, scoring_summary_table
+from warehouse_frames import drift_table, metrics_table, scoring_summary_table
 
 from fraud_mlops.errors import DataValidationError, LakehouseError
 from fraud_mlops.lakehouse import DRIFT, METRICS, SCORING_SUMMARY, Lakehouse
