@@ -12,6 +12,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
+from fraud_mlops.cli._args import positive_int
 from fraud_mlops.errors import ConfigError
 from fraud_mlops.progress import say
 
@@ -118,6 +119,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop the execution when --timeout passes (default: leave it running)",
     )
     trigger.set_defaults(func=_flow_trigger)
+
+    db = sub.add_parser(
+        "databricks",
+        help="run the stack's Databricks job and wait for it, or inspect a run",
+        formatter_class=fmt,
+        description="Run the training job on Databricks (databricks-sdk; auth from "
+        "DATABRICKS_HOST +\nDATABRICKS_TOKEN or a profile). On failure every task's state, "
+        "error and trace are printed.",
+        epilog="examples:\n"
+        "  fraud-mlops databricks run --stack dev --wait --timeout 7200\n"
+        "  fraud-mlops databricks run --job-id 123 --param trials=4\n"
+        "  fraud-mlops databricks inspect 456789",
+    )
+    db_sub = db.add_subparsers(dest="databricks_command", metavar="<action>", required=True)
+    run = db_sub.add_parser("run", help="start the job; with --wait, follow it to the end")
+    _add_stack_args(run, required=False)
+    run.add_argument("--job-id", type=positive_int, help="job to run (default: the stack's)")
+    run.add_argument(
+        "--param",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="job parameter (repeatable)",
+    )
+    run.add_argument(
+        "--idempotency-token",
+        help="at most one run per token, so a retried CI step does not start a second run",
+    )
+    run.add_argument("--wait", action="store_true", help="wait until the run ends")
+    run.add_argument(
+        "--timeout", type=positive_seconds, default=4 * 3600.0, help="seconds (default 14400)"
+    )
+    run.add_argument(
+        "--poll-interval", type=positive_seconds, default=15.0, help="seconds (default 15)"
+    )
+    run.add_argument(
+        "--cancel-on-timeout", action="store_true", help="cancel the run when --timeout passes"
+    )
+    run.set_defaults(func=_databricks_run)
+    inspect = db_sub.add_parser("inspect", help="print a run's state and its failed tasks' errors")
+    inspect.add_argument("run_id", type=positive_int, metavar="RUN_ID")
+    inspect.set_defaults(func=_databricks_inspect)
 
 
 def _add_stack_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -229,6 +273,60 @@ def _flow_trigger(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print_headline(outputs, [result.metaflow_run_id, result.name])
     return 0
+
+
+def _databricks_run(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud import databricks as dbx
+    from fraud_mlops.cloud.stack import DATABRICKS_JOB_ID
+
+    outputs = _outputs(args)
+    job_id = args.job_id
+    if job_id is None:
+        if outputs is None:
+            raise ConfigError("name the job: pass --job-id ID or --stack STACK")
+        raw = outputs.require(
+            DATABRICKS_JOB_ID,
+            "Enable it with `pulumi config set databricksEnabled true` and `pulumi up`, "
+            "or pass --job-id.",
+        )
+        try:
+            job_id = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"stack output databricks_job_id={raw!r} is not a job id") from None
+    client = dbx.workspace_client()
+    run_id = dbx.run_job(client, job_id, dict(args.param), args.idempotency_token)
+    print(f"started Databricks run {run_id} of job {job_id}")
+    if not args.wait:
+        return 0
+    say(f"waiting up to {args.timeout:g} s (polling every {args.poll_interval:g} s)")
+    seen: list[str] = []
+
+    def on_poll(state: str, elapsed: float) -> None:
+        if not seen or seen[-1] != state:
+            say(f"  {state} after {elapsed:.0f} s")
+        seen.append(state)
+
+    report = dbx.wait_for_run(
+        client, run_id, timeout=args.timeout, poll_interval=args.poll_interval, on_poll=on_poll
+    )
+    print("\n".join(report.lines()))
+    if report.timed_out:
+        print(f"timed out after {args.timeout:g} s; the run is still {report.life_cycle_state}")
+        if args.cancel_on_timeout:
+            dbx.cancel_run(client, run_id)
+            print("  cancelled the run (--cancel-on-timeout)")
+        return EXIT_TIMEOUT
+    return 0 if report.succeeded else EXIT_FAILED
+
+
+def _databricks_inspect(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud import databricks as dbx
+
+    report = dbx.inspect_run(dbx.workspace_client(), args.run_id)
+    print("\n".join(report.lines()))
+    if report.life_cycle_state not in dbx.TERMINAL:
+        return 0
+    return 0 if report.succeeded else EXIT_FAILED
 
 
 def _print_headline(outputs: StackOutputs | None, run_ids: list[str]) -> None:
