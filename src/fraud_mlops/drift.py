@@ -4,7 +4,8 @@ A :class:`ReferenceProfile` is built from the training split when a model is tra
 inside the model artifact as ``reference.npz`` (numpy arrays only, no pickle). It holds, per
 numeric feature, the decile bin edges of the training values with the share of rows in each bin
 (plus a "missing" bin) and a sample of up to 2,000 values for the Kolmogorov–Smirnov statistic;
-per categorical feature, the share of each frequent value, of "other" values and of missing ones.
+per categorical feature, the share of each frequent value (at most 50, each >= 0.5 % of rows), of
+"other" values and of missing ones.
 
 PSI (population stability index) reads ``< 0.1`` stable, ``0.1–0.25`` moderate shift and
 ``>= 0.25`` major shift (the usual credit-risk rule of thumb); empty bins get a small epsilon.
@@ -30,7 +31,11 @@ PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
 EPSILON = 1e-4
 SAMPLE_SIZE = 2_000
-MAX_CATEGORIES = 100  # the rest share "other": PSI over thousands of tiny bins is all noise
+# Categories kept as their own PSI bin: the most frequent, each at least MIN_SHARE of the rows;
+# the rest share "other". PSI's sampling noise grows with the bin count (about
+# (bins - 1) * (1/n_ref + 1/n_cur) with no drift at all), so many tiny bins would read as drift.
+MAX_CATEGORIES = 50
+MIN_SHARE = 0.005
 FORMAT_VERSION = 1
 
 
@@ -160,6 +165,7 @@ def build_reference(
         rows = len(text)
         values, counts = np.unique(text[~absent], return_counts=True)
         order = np.lexsort((values, -counts))[:MAX_CATEGORIES]
+        order = order[counts[order] >= MIN_SHARE * len(text)]
         kept = values[order]
         categorical[feat.name] = CategoricalReference(kept, _categorical_shares(text, absent, kept))
     if rows == 0:
