@@ -11,8 +11,8 @@ sys.path.insert(0, str(REPO))
 
 import pulumi  # noqa: E402
 
-from fraud_mlops.errors import ConfigError  # noqa: E402
 from infra.config import KEYS, NAMESPACE, parse_stack_config  # noqa: E402
+from infra.serving import require_lambda_zip  # noqa: E402
 from infra.stack import build_stack  # noqa: E402
 
 
@@ -24,7 +24,11 @@ def read_config() -> dict:
         if key.kind == "secret":
             value = config.get_secret(key.name)
         elif key.kind == "list":
-            value = config.get_object(key.name) or config.get(key.name)
+            # Structured YAML lists arrive as JSON; `config set subnetIds a,b` as plain text.
+            try:
+                value = config.get_object(key.name)
+            except (pulumi.ConfigTypeError, ValueError):
+                value = config.get(key.name)
         else:
             value = config.get(key.name)
         if value is not None:
@@ -32,16 +36,8 @@ def read_config() -> dict:
     return values
 
 
-def require_lambda_zip(path: str) -> None:
-    if not (REPO / path).is_file() and not Path(path).is_file():
-        raise ConfigError(
-            f"{NAMESPACE}:lambdaZip={path!r} does not exist: run `make build-lambda` first "
-            "(it builds the scoring package), then `pulumi up` again."
-        )
-
-
 cfg = parse_stack_config(pulumi.get_stack(), read_config())
-require_lambda_zip(cfg.serving.lambda_zip)
+require_lambda_zip(cfg.serving.lambda_zip, REPO)
 for name, value in build_stack(cfg).items():
     if value is not None:
         pulumi.export(name, value)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
+from fraud_mlops.errors import ConfigError
 from infra import policies
 from infra.config import ServingConfig
 from infra.naming import child, policy_json, type_token
@@ -24,6 +26,20 @@ RUNTIME = "python3.12"
 def model_uri(models_bucket: str, model_name: str, version: str) -> str:
     """The MODEL_URI the Lambda reads: ``s3://<bucket>/<model name>/<champion|version>``."""
     return f"s3://{models_bucket}/{model_name}/{version}"
+
+
+def require_lambda_zip(path: str, repo: Path) -> Path:
+    """The package ``pulumi up`` uploads; a missing one is a clear error, not a provider failure.
+
+    Tests and ``make plan`` never call this: the mock runtime does not read the archive.
+    """
+    candidate = Path(path) if Path(path).is_absolute() else repo / path
+    if not candidate.is_file():
+        raise ConfigError(
+            f"fraud-mlops:lambdaZip={path!r}: {candidate} does not exist. Run `make build-lambda` "
+            "first (it builds the scoring package), then `pulumi up` again."
+        )
+    return candidate
 
 
 @dataclass(frozen=True)

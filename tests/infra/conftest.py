@@ -1,0 +1,48 @@
+"""Build stacks under Pulumi's mock runtime once per session and share the recorded resources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from infra.mock_runtime import MockRun, Recorded, config_from_stack_file, run_program
+
+
+@pytest.fixture(scope="session")
+def build() -> Callable[..., MockRun]:
+    """``build(stack, **overrides)`` runs the program for a stack file with raw overrides."""
+    cache: dict[tuple, MockRun] = {}
+
+    def _build(stack: str = "dev", **overrides) -> MockRun:
+        key = (stack, tuple(sorted((k, json.dumps(v)) for k, v in overrides.items())))
+        if key not in cache:
+            cache[key] = run_program(config_from_stack_file(stack, overrides=overrides))
+        return cache[key]
+
+    return _build
+
+
+@pytest.fixture(scope="session")
+def dev(build) -> MockRun:
+    return build("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(build) -> MockRun:
+    return build("prod")
+
+
+def policy_of(run: MockRun, name: str) -> dict:
+    """The parsed inline policy document of the RolePolicy called ``name``."""
+    return json.loads(run.one("aws:iam/rolePolicy:RolePolicy", name).inputs["policy"])
+
+
+def statements(doc: dict, sid: str) -> list[dict]:
+    return [s for s in doc["Statement"] if s.get("Sid") == sid]
+
+
+def by_bucket(run: MockRun, type_: str) -> dict[str, Recorded]:
+    """Companion resources of the buckets keyed by role (datastore, lakehouse, models)."""
+    return {r.name.rsplit("-", 1)[-1]: r for r in run.of_type(type_)}
