@@ -163,6 +163,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     inspect.add_argument("run_id", type=positive_int, metavar="RUN_ID")
     inspect.set_defaults(func=_databricks_inspect)
 
+    notify = sub.add_parser(
+        "notify",
+        help="send the pipeline's status, headline metrics and links to Slack and email",
+        formatter_class=fmt,
+        description="Post to SLACK_WEBHOOK_URL and/or email through SMTP_HOST (see "
+        "docs/delivery.md).\nA failed notification prints a warning and still exits 0: it never "
+        "fails the pipeline.",
+        epilog="examples:\n"
+        "  fraud-mlops notify --status success --run-id sfn-jenkins-42 --link Jenkins=$BUILD_URL\n"
+        "  fraud-mlops notify --status failure --title 'fraud-mlops dev' --detail 'stage: Gate'",
+    )
+    notify.add_argument("--status", required=True, choices=("success", "failure"))
+    notify.add_argument("--title", default="fraud-mlops pipeline", help="what ran")
+    notify.add_argument("--run-id", help="training run whose headline metrics to include")
+    notify.add_argument(
+        "--detail", action="append", default=[], metavar="TEXT", help="extra line (repeatable)"
+    )
+    notify.add_argument(
+        "--link", action="append", default=[], metavar="[LABEL=]URL", help="link (repeatable)"
+    )
+    notify.set_defaults(func=_notify)
+
 
 def _add_stack_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
@@ -327,6 +349,31 @@ def _databricks_inspect(args: argparse.Namespace) -> int:
     if report.life_cycle_state not in dbx.TERMINAL:
         return 0
     return 0 if report.succeeded else EXIT_FAILED
+
+
+def _notify(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud.headline import try_read_headline
+    from fraud_mlops.cloud.notify import Notice, parse_link, send_all
+    from fraud_mlops.settings import Settings
+
+    links = [parse_link(link) for link in args.link]
+    details = list(args.detail)
+    if args.run_id:
+        try:
+            uri: str | None = Settings.from_env().lakehouse_uri
+        except ConfigError as exc:
+            uri, details = None, [*details, f"metrics unavailable: {exc}"]
+        if uri:
+            headline, note = try_read_headline(uri, [args.run_id])
+            details += headline.lines() if headline else [f"metrics unavailable: {note}"]
+    notice = Notice(args.status, args.title, args.run_id, details, links)
+    for outcome in send_all(notice):
+        line = f"{outcome.channel}: {outcome.note}"
+        if outcome.sent or outcome.note.startswith("skipped"):
+            print(line)
+        else:
+            say(f"warning: {line} (the pipeline continues)")
+    return 0
 
 
 def _print_headline(outputs: StackOutputs | None, run_ids: list[str]) -> None:
