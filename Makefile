@@ -48,3 +48,18 @@ bench: $(STAMP) ## measure performance targets; prints a table and writes docs/b
 
 clean: ## remove local state (keeps .venv)
 	rm -rf .local .metaflow dist build .pytest_cache
+
+# --- delivery (Jenkinsfile stages; see docs/delivery.md) ---------------------------------
+.PHONY: test-junit pulumi-preview pulumi-up
+STACK ?= dev
+JUNIT_XML ?= build/reports/junit.xml
+
+test-junit: $(STAMP) ## the whole test suite, writing a JUnit report for CI (build/reports/junit.xml)
+	@mkdir -p $(dir $(JUNIT_XML))
+	$(PY) -m pytest -q --junitxml=$(JUNIT_XML)
+
+pulumi-preview: ## pulumi preview of STACK (default dev) with a diff; changes nothing
+	pulumi preview --stack $(STACK) --diff --non-interactive
+
+pulumi-up: ## pulumi up of STACK (default dev), non-interactive: Jenkins gates it (main, prod approval)
+	pulumi up --stack $(STACK) --yes --non-interactive
