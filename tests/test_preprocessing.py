@@ -135,11 +135,12 @@ def test_sentinel_missing_values_from_the_schema():
     pre = fit_preprocessing(data, schema)
     age = pre.numeric_columns.index("Age")
     flag = pre.numeric_columns.index("Age" + MISSING_SUFFIX)
-    batch = pre.transform(
-        {**data, "Age": [0, 35, None]} | {k: v[:3] for k, v in data.items() if k != "Age"}
-    )
+    # Age = 0 means "unknown" in this dataset: at serving time it is missing, as at ingest
+    rows = {k: v[:3] for k, v in data.items()} | {"Age": [0, 35, None]}
+    batch = pre.transform(rows)
     assert batch.numeric[:, flag].tolist() == [1.0, 0.0, 1.0]
-    assert batch.numeric[0, age] == 0.0
+    assert batch.numeric[0, age] == 0.0  # imputed with the median of the real ages
+    assert pre.numeric[0].median == pytest.approx(34.5)  # the ten zeros did not count
 
 
 def test_bad_input_is_refused_with_the_column_named(pre, claims, schema):
@@ -165,3 +166,24 @@ def test_fit_refuses_missing_columns_and_malformed_dicts(schema, claims):
         fit_preprocessing(claims.drop(columns=["claim_amount"]), schema)
     with pytest.raises(ModelError, match="malformed"):
         Preprocessor.from_dict({"format_version": 1, "numeric": [{"name": "x"}]})
+
+
+def test_pandas_nullable_and_string_dtypes_read_as_missing(pre, claims, schema):
+    """Validated frames carry pd.NA (nullable ints, string dtype): same features as None lists."""
+    import pandas as pd
+
+    rows = claims.iloc[:4].reset_index(drop=True)
+    known = pre.categorical[pre.categorical_names.index("provider_id")].vocabulary[0]
+    typed = rows.copy()
+    typed["vehicle_age"] = pd.array([pd.NA, 3, pd.NA, 7], dtype="Int64")
+    typed["provider_id"] = pd.array([None, known, "x", None], dtype="string")
+    plain = _as_python_lists(rows, schema) | {
+        "vehicle_age": [None, 3, None, 7],
+        "provider_id": [None, known, "x", None],
+    }
+    a, b = pre.transform(typed), pre.transform(plain)
+    np.testing.assert_array_equal(a.numeric, b.numeric)
+    np.testing.assert_array_equal(a.categorical, b.categorical)
+    np.testing.assert_array_equal(a.unknown, b.unknown)
+    prov = pre.categorical_names.index("provider_id")
+    assert a.unknown[:, prov].tolist() == [False, False, True, False]
