@@ -63,3 +63,11 @@ pulumi-preview: ## pulumi preview of STACK (default dev) with a diff; changes no
 
 pulumi-up: ## pulumi up of STACK (default dev), non-interactive: Jenkins gates it (main, prod approval)
 	pulumi up --stack $(STACK) --yes --non-interactive
+
+# --- infrastructure (see docs/infrastructure.md) -------------------------------------------------
+.PHONY: plan
+# Every stack unless STACK is given on the command line or in the environment.
+PLAN_STACKS = $(if $(filter file undefined,$(origin STACK)),,$(STACK))
+
+plan: $(STAMP) ## offline view of what `pulumi up` would create (mock runtime, NOT a diff); STACK=dev for one
+	$(PY) scripts/plan.py $(PLAN_STACKS)

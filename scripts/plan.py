@@ -100,12 +100,13 @@ def print_plan(stack: str) -> int:
             problems += [
                 f"{r.name}: {p}" for p in policies.violations(json.loads(r.inputs["policy"]))
             ]
-    counts = Counter(
-        r.type.split(":")[0] for r in run.resources if not r.type.startswith("pulumi:")
+    kinds = Counter(r.type.split(":")[0] for r in run.resources)
+    providers, components = kinds.pop("pulumi", 0), kinds.pop("fraud", 0)
+    by_cloud = ", ".join(f"{n} {cloud}" for cloud, n in sorted(kinds.items()))
+    print(
+        f"\n  {sum(kinds.values())} cloud resources ({by_cloud}) in {components} components, "
+        f"{providers} explicit provider(s)"
     )
-    by_cloud = ", ".join(f"{n} {cloud}" for cloud, n in sorted(counts.items()))
-    providers = sum(r.type.startswith("pulumi:providers:") for r in run.resources)
-    print(f"\n  {len(run.resources)} resources: {by_cloud}, {providers} explicit provider(s)")
     print("  outputs: " + ", ".join(sorted(run.outputs)))
     if run.secret_outputs:
         print("  secret outputs: " + ", ".join(sorted(run.secret_outputs)))

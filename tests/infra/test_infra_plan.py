@@ -1,0 +1,41 @@
+"""``make plan``: an honest offline view of both stacks from the mock runtime."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def plan():
+    spec = importlib.util.spec_from_file_location("plan_script", REPO / "scripts" / "plan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
+    assert plan.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("offline plan from the Pulumi mock runtime (NOT a provider diff)") == 2
+    assert "=== stack dev" in out and "=== stack prod" in out
+    assert "aws:lambda/functionUrl:FunctionUrl" in out
+    assert "authorizationType: AWS_IAM" in out
+    assert "IAM check: OK" in out
+    assert "47 cloud resources (47 aws) in 4 components" in out
+    assert "67 cloud resources (51 aws, 1 databricks, 15 snowflake) in 6 components" in out
+
+
+def test_plan_hides_secret_inputs(plan, capsys):
+    assert plan.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "<secret>" not in out
+
+
+def test_plan_of_an_unknown_stack_is_a_clear_error(plan, capsys):
+    assert plan.main(["staging"]) == 2
+    assert "Pulumi.staging.yaml not found" in capsys.readouterr().err
