@@ -469,6 +469,7 @@ def run_summary_info(
         "artifact_uri": publication["artifact_uri"],
         "lakehouse_uri": Settings.from_env().lakehouse_uri,
         "datasets": sorted(outputs),
+        "metaflow_root": os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL", ""),
     }
 
 

@@ -131,8 +131,14 @@ def run_summary(info: Mapping[str, Any]) -> str:
         f"Artifact:   {info['artifact_uri']}",
         f"Lakehouse:  {info['lakehouse_uri']} (datasets: {', '.join(info['datasets'])}, "
         f"partition run_id={info['run_id']})",
-        f"Cards:      python flows/fraud_detection_flow.py card view evaluate --id {info['run_id']}"
-        " (or: card server)",
+        "Cards:      "
+        + (
+            f"METAFLOW_DATASTORE_SYSROOT_LOCAL={info['metaflow_root']} "
+            if info.get("metaflow_root")
+            else ""
+        )
+        + f"python flows/fraud_detection_flow.py card view {info['run_id']}/evaluate"
+        f"   (also {info['run_id']}/drift; or `card server` to browse)",
         "Serve:      fraud-mlops serve   # scores with the champion from MODEL_STORE_URI",
     ]
     return "\n".join(lines)
