@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -33,7 +32,7 @@ import numpy as np
 
 from fraud_mlops.drift import ReferenceProfile
 from fraud_mlops.errors import FraudMlopsError, ModelError
-from fraud_mlops.preprocessing import Preprocessor, _as_float, _as_text
+from fraud_mlops.preprocessing import Preprocessor, numeric_column, text_column
 from fraud_mlops.schema import ClaimsSchema, schema_from_dict
 
 FORMAT_VERSION = 1
@@ -314,24 +313,19 @@ def fingerprint_columns(columns: Mapping[str, Any], names: Sequence[str]) -> str
         floats = None
         dtype = getattr(values, "dtype", None)
         if dtype is not None and getattr(dtype, "kind", "O") in "biuf":
-            floats = _as_float(values, name, problems)
+            floats = numeric_column(values, name, problems)
         digest.update(f"{name}\x1f{len(values)}\x1f".encode())
         if floats is not None and not problems:
             digest.update(b"f8")
             digest.update(np.where(np.isnan(floats), np.nan, floats).astype("<f8").tobytes())
         else:
-            text, absent = _as_text(values)
+            text, absent = text_column(values)
             digest.update(b"str")
             digest.update(
                 "\x1e".join(np.where(absent, "\x00", text.astype(str)).tolist()).encode("utf-8")
             )
         digest.update(b"\x1d")
     return digest.hexdigest()
-
-
-def safe_float(value: float) -> float | None:
-    """A float for a JSON manifest: NaN/inf become None (JSON has no such numbers)."""
-    return float(value) if math.isfinite(value) else None
 
 
 def embedding_dim(cardinality: int, cap: int = 16) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from fraud_mlops.errors import DataValidationError, ModelError
-from fraud_mlops.preprocessing import _as_float, _as_text
+from fraud_mlops.preprocessing import numeric_column, text_column
 from fraud_mlops.schema import ClaimsSchema
 
 PSI_MODERATE = 0.1
@@ -227,7 +227,7 @@ def _numeric_values(columns: Mapping[str, Any], name: str, sentinels: tuple) -> 
     if name not in columns:
         raise DataValidationError("drift", [f"column {name!r}: missing"])
     problems: list[str] = []
-    x = _as_float(columns[name], name, problems)
+    x = numeric_column(columns[name], name, problems)
     if problems:
         raise DataValidationError("drift", problems)
     if sentinels:
@@ -238,7 +238,7 @@ def _numeric_values(columns: Mapping[str, Any], name: str, sentinels: tuple) -> 
 def _categorical_values(columns: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
     if name not in columns:
         raise DataValidationError("drift", [f"column {name!r}: missing"])
-    return _as_text(columns[name])
+    return text_column(columns[name])
 
 
 def _numeric_shares(x: np.ndarray, edges: np.ndarray) -> np.ndarray:

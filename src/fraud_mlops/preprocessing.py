@@ -150,7 +150,7 @@ class Preprocessor:
             raise DataValidationError("features", absent)
         for j, f in enumerate(self.numeric):
             if f.name in columns:
-                x[:, j] = _as_float(columns[f.name], f.name, problems)
+                x[:, j] = numeric_column(columns[f.name], f.name, problems)
             else:
                 x[:, j] = np.nan
         for j, sentinels in lk["sentinels"]:
@@ -188,7 +188,7 @@ class Preprocessor:
         for j, f in enumerate(self.categorical):
             if f.name not in columns:
                 continue  # an optional feature left out: missing on every row (bucket 0)
-            text, absent = _as_text(columns[f.name])
+            text, absent = text_column(columns[f.name])
             keys, index = lk["vocabs"][j]
             if keys.size == 0:
                 unknown[:, j] = ~absent
@@ -288,7 +288,7 @@ def fit_preprocessing(
         if feat.name not in columns:
             problems.append(f"column {feat.name!r}: missing from the training data")
             continue
-        x = _as_float(columns[feat.name], feat.name, problems)
+        x = numeric_column(columns[feat.name], feat.name, problems)
         n = len(x) if n is None else n
         if feat.missing_values:
             x = np.where(np.isin(x, np.array(feat.missing_values, dtype=np.float64)), np.nan, x)
@@ -321,7 +321,7 @@ def fit_preprocessing(
         if feat.name not in columns:
             problems.append(f"column {feat.name!r}: missing from the training data")
             continue
-        text, absent = _as_text(columns[feat.name])
+        text, absent = text_column(columns[feat.name])
         values, counts = np.unique(text[~absent], return_counts=True)
         keep = counts >= min_frequency
         # Most frequent first (ties by value) so the vocabulary reads well in the manifest.
@@ -345,7 +345,7 @@ def fit_preprocessing(
 
 
 # -- column coercion (shared with drift) ---------------------------------------------------
-def _as_float(values: Any, name: str, problems: list[str]) -> np.ndarray:
+def numeric_column(values: Any, name: str, problems: list[str]) -> np.ndarray:
     """1-D float64 with NaN for missing; ``None``/``pd.NA`` are missing, text is a problem."""
     try:
         if hasattr(values, "to_numpy"):  # pandas Series / arrow-backed arrays
@@ -370,7 +370,7 @@ def _not_number(v: Any) -> bool:
     return False
 
 
-def _as_text(values: Any) -> tuple[np.ndarray, np.ndarray]:
+def text_column(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """1-D str array (missing -> "") and its missing mask; None, NaN and pd.NA are missing."""
     if hasattr(values, "to_numpy"):
         arr = values.to_numpy(dtype=object, na_value=None)

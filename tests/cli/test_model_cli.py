@@ -106,6 +106,25 @@ def test_models_lists_versions_with_the_champion_marked(files, capsys):
     ]
 
 
+def test_drift_of_unlabelled_new_claims(files, capsys, tmp_path):
+    """Production claims have no label yet: drift needs only the feature columns."""
+    import pandas as pd
+
+    unlabelled = tmp_path / "new.csv"
+    frame = pd.read_csv(files["late"]).drop(columns=["is_fraud", "claim_id", "claim_date"])
+    frame.to_csv(unlabelled, index=False)
+    assert main(["drift", "--reference", str(files["train"]), "--current", str(unlabelled)]) == 0
+    out, err = capsys.readouterr()
+    assert "checking feature columns only" in err
+    assert _rows(out)[0][:2] == ["channel", "categorical"]
+    frame.assign(claim_amount="lots").drop(columns=["severity"]).to_csv(unlabelled, index=False)
+    assert main(["drift", "--reference", str(files["train"]), "--current", str(unlabelled)]) == 2
+    assert "'severity': missing" in capsys.readouterr().err
+    frame.assign(claim_amount="lots").to_csv(unlabelled, index=False)
+    assert main(["drift", "--reference", str(files["train"]), "--current", str(unlabelled)]) == 2
+    assert "'claim_amount': expected numbers" in capsys.readouterr().err
+
+
 def test_user_mistakes_exit_2_without_a_traceback(files, capsys, tmp_path):
     cases = [
         (["drift", "--reference", "champion", "--current", str(files["same"])], "no champion"),

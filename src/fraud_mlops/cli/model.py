@@ -203,10 +203,29 @@ def _load_reference(args: argparse.Namespace) -> tuple[ReferenceProfile, ClaimsS
 
 
 def _read_claims(uri: str, schema: ClaimsSchema):
-    from fraud_mlops.ingest import load_claims
+    """Validated claims; new claims without labels yet are checked on their features only."""
+    from fraud_mlops.errors import DataValidationError
+    from fraud_mlops.ingest import read_table, validate_claims
+    from fraud_mlops.progress import say
 
     with step(f"reading {uri}"):
-        return load_claims(uri, schema)
+        raw = read_table(uri)
+    if schema.label_column in raw.columns:
+        return validate_claims(raw, schema, source=uri)
+    required = [f.name for f in (*schema.numeric, *schema.categorical) if f.required]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            uri,
+            [
+                f"column {c!r}: missing from the input (check the header or --schema)"
+                for c in missing
+            ],
+        )
+    if len(raw) == 0:
+        raise DataValidationError(uri, ["the table has no rows"])
+    say(f"note: {uri} has no {schema.label_column!r} column: checking feature columns only")
+    return raw[[c for c in schema.feature_names if c in raw.columns]]
 
 
 def _drift_table(results: list[FeatureDrift]) -> str:
