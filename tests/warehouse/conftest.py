@@ -7,11 +7,11 @@ on DuckDB files under the test's own FRAUD_MLOPS_HOME.
 from __future__ import annotations
 
 import pytest
-from warehouse_frames import drift_table, metrics_table, scoring_summary_table
 
 from fraud_mlops.lakehouse import DRIFT, METRICS, SCORING_SUMMARY, Lakehouse
 from fraud_mlops.settings import Settings
 from fraud_mlops.warehouse.settings import WarehouseSettings
+from tests.warehouse.warehouse_frames import drift_table, metrics_table, scoring_summary_table
 
 
 @pytest.fixture

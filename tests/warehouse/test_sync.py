@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from warehouse_frames import drift_table, metrics_table, scoring_summary_table
 
 from fraud_mlops.errors import DataValidationError, LakehouseError
 from fraud_mlops.lakehouse import DRIFT, METRICS, SCORING_SUMMARY, Lakehouse
@@ -16,6 +15,7 @@ from fraud_mlops.warehouse import ddl, specs
 from fraud_mlops.warehouse.connection import WarehouseError, connect
 from fraud_mlops.warehouse.settings import WarehouseSettings
 from fraud_mlops.warehouse.sync import latest_run, sync_run
+from tests.warehouse.warehouse_frames import drift_table, metrics_table, scoring_summary_table
 
 
 def _dump(settings: WarehouseSettings) -> dict[str, list[tuple]]:
