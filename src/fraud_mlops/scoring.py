@@ -2,10 +2,10 @@
 
 The forward pass follows the artifact's ``mlp_embeddings`` architecture exactly (it matches the
 torch module of ``fraud_mlops.model`` to 1e-5). To keep one claim well under a millisecond,
-everything that does not depend on the input is prepared once in :class:`Scorer`: weights are
-float64 copies, each embedding table is pre-multiplied by its slice of the first linear layer (so
-the concatenation in the contract never has to be materialised) and the reference point of the
-explanations is projected once too.
+everything that does not depend on the input is prepared once in :class:`Scorer`: weights become
+contiguous float32 arrays (as in torch), each embedding table is pre-multiplied by its slice of
+the first linear layer (so the concatenation in the contract is never materialised) and the
+reference point of the explanations is projected once too.
 
 Reasons are gradient x (input - reference), computed analytically: the gradient of the logit
 with respect to the first layer's pre-activation is back-propagated through ReLU and LayerNorm in
