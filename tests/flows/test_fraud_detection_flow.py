@@ -1,0 +1,206 @@
+"""The training flow on Metaflow's real local runtime, in subprocesses, on tiny data.
+
+Each run gets its own datastore, FRAUD_MLOPS_HOME (lakehouse + model store) and user name; the
+Client API is queried from a subprocess too, because Metaflow reads its datastore root at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FLOW = REPO / "flows" / "fraud_detection_flow.py"
+# Two epochs on 3,000 claims do not make a good model; the margin lets the gate promote it so the
+# tests exercise publishing (quality is measured by `make bench`, not here).
+TINY = [
+    "--sample-size",
+    "3000",
+    "--trials",
+    "2",
+    "--max-epochs",
+    "2",
+    "--max-workers",
+    "2",
+    "--baseline-margin",
+    "1",
+]
+
+pytestmark = pytest.mark.slow
+
+CLIENT = """
+import json, sys
+from metaflow import Run, namespace
+namespace(None)
+run = Run("FraudDetectionFlow/" + sys.argv[1])
+out = {"successful": run.successful}
+if run.successful:
+    out["summary"] = run.data.summary
+    out["outputs"] = run.data.outputs
+    out["trials"] = run.data.trial_summaries
+tasks = list(run["train_trial"]) if "train_trial" in [s.id for s in run] else []
+out["trial_attempts"] = [int(t.metadata_dict.get("attempt", 0)) for t in tasks]
+out["trial_origin_runs"] = [t.metadata_dict.get("origin-run-id") for t in tasks]
+print(json.dumps(out, default=str))
+"""
+
+
+def _env(root: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "FRAUD_MLOPS_"))}
+    env.update(
+        USERNAME="tester",
+        METAFLOW_DATASTORE_SYSROOT_LOCAL=str(root / "metaflow"),
+        FRAUD_MLOPS_HOME=str(root / "home"),
+        PYTHONPATH=str(REPO / "src"),
+    )
+    for var in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
+        env.pop(var, None)
+    env.update(extra)
+    return env
+
+
+def _flow(
+    root: Path, command: str, *args: str, **extra: str
+) -> tuple[subprocess.CompletedProcess, str]:
+    id_file = root / f"run-id-{len(list(root.glob('run-id-*')))}"
+    proc = subprocess.run(
+        [sys.executable, str(FLOW), "--no-pylint", command, "--run-id-file", str(id_file), *args],
+        cwd=REPO,
+        env=_env(root, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    run_id = id_file.read_text().strip() if id_file.exists() else ""
+    return proc, run_id
+
+
+def _client(root: Path, run_id: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CLIENT, run_id],
+        cwd=REPO,
+        env=_env(root),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict]:
+    """A full run in which one trial fails once (test hook) and @retry recovers it."""
+    root = tmp_path_factory.mktemp("flow")
+    marker = root / "fail-once"
+    proc, run_id = _flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_ONCE_MARKER=str(marker))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert marker.exists()
+    return root, run_id, _client(root, run_id)
+
+
+def test_full_run_publishes_a_champion_and_writes_the_lakehouse(first_run):
+    root, run_id, info = first_run
+    assert info["successful"]
+    summary = info["summary"]
+    assert summary["promoted"] and summary["gate"]["passed"]
+    assert summary["sizes"] == {"train": 2100, "validation": 450, "test": 450}
+    assert set(summary["test_metrics"]) == {"mlp", "baseline"}  # no champion before this run
+    assert 0 < summary["test_metrics"]["mlp"]["pr_auc"] <= 1
+
+    from fraud_mlops.lakehouse import DRIFT, METRICS, PREDICTIONS, SCORING_SUMMARY, Lakehouse
+    from fraud_mlops.store import ModelStore
+
+    home = root / "home"
+    store = ModelStore(str(home / "models"))
+    champion = store.champion("claims-fraud")
+    assert champion is not None and champion["version"] == summary["version"]
+    lake = Lakehouse(str(home / "lakehouse"))
+    predictions = lake.read(PREDICTIONS, run_id).to_pandas()
+    assert len(predictions) == 3000 and set(predictions["split"]) == {"train", "validation", "test"}
+    assert (predictions["model_version"] == summary["version"]).all()
+    metrics = lake.read(METRICS, run_id).to_pandas()
+    mlp_test = metrics[(metrics.model_kind == "mlp") & (metrics.split == "test")]
+    pr_auc = mlp_test.loc[mlp_test.metric == "pr_auc", "value"].item()
+    assert pr_auc == pytest.approx(summary["test_metrics"]["mlp"]["pr_auc"])
+    assert mlp_test["is_champion"].all()
+    assert lake.read(SCORING_SUMMARY, run_id).num_rows > 2
+    assert lake.read(DRIFT, run_id).num_rows == 15  # one row per schema feature
+    assert lake.read("raw/claims", run_id).num_rows == 3000
+
+
+def test_a_trial_that_fails_once_succeeds_on_retry(first_run):
+    _, _, info = first_run
+    assert len(info["trial_attempts"]) == 2
+    assert max(info["trial_attempts"]) >= 1  # at least one trial needed a second attempt
+    assert len(info["trials"]) == 2
+
+
+def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_run):
+    root, _, info = first_run
+    proc, run_id = _flow(root, "run", *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = _client(root, run_id)["summary"]
+    first = info["summary"]["test_metrics"]
+    assert again["test_metrics"]["mlp"] == first["mlp"]
+    assert again["test_metrics"]["baseline"] == first["baseline"]
+    # The first run's model is now the champion, re-scored on the same test claims: identical.
+    champion = again["test_metrics"]["champion"]
+    assert champion["pr_auc"] == pytest.approx(first["mlp"]["pr_auc"], abs=1e-9)
+    assert "champion" in again["gate"]["reasons"][0]
+
+
+def test_a_late_failure_resumes_reusing_finished_trials(tmp_path):
+    proc, failed_id = _flow(tmp_path, "run", *TINY, FRAUD_MLOPS_FAIL_AT_STEP="publish")
+    assert proc.returncode != 0
+    assert "injected failure at step 'publish'" in proc.stdout + proc.stderr
+    proc, resumed_id = _flow(tmp_path, "resume", "--origin-run-id", failed_id)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = _client(tmp_path, resumed_id)
+    assert info["successful"] and info["summary"]["promoted"]
+    assert info["trial_origin_runs"] == [failed_id, failed_id]  # cloned, not retrained
+    # The resumed run writes to the original run's lakehouse partition (one logical run).
+    assert info["summary"]["run_id"] == failed_id
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trials", "0"], "--trials 0 is out of range"),
+        (["--alert-budget", "1.5"], "alert budget must be a share between 0 and 1"),
+        (["--schema", "fraud_oracle"], "pass --input-uri"),
+    ],
+)
+def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
+    proc, _ = _flow(tmp_path, "run", "--sample-size", "1000", *args)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert message in output
+    assert "train_trial" not in output  # failed in start, before any training
+
+
+def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path):
+    schema = REPO / "src" / "fraud_mlops" / "schemas" / "fraud_oracle.yaml"
+    proc, run_id = _flow(
+        tmp_path,
+        "run",
+        "--input-uri",
+        str(fraud_oracle_path),
+        "--schema",
+        str(schema),
+        "--trials",
+        "1",
+        "--max-epochs",
+        "3",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = _client(tmp_path, run_id)["summary"]
+    assert summary["rows"] == 15420
+    mlp, base = summary["test_metrics"]["mlp"], summary["test_metrics"]["baseline"]
+    fraud_rate = 923 / 15420
+    assert mlp["pr_auc"] > fraud_rate and base["pr_auc"] > fraud_rate
