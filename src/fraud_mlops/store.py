@@ -123,12 +123,17 @@ class ModelStore:
     def versions(self, model_name: str) -> list[str]:
         """Complete versions of ``model_name`` (those with a manifest), oldest first."""
         base = self._model_path(model_name)
+        # One recursive listing instead of a HEAD request per version (S3 pages 1,000 at a time).
+        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
         try:
-            infos = self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-            dirs = [i.base_name for i in infos if i.type == pafs.FileType.Directory]
-            found = [d for d in dirs if _NAME.match(d) and self._exists(f"{base}/{d}/{MANIFEST}")]
+            infos = self.fs.get_file_info(selector)
         except (OSError, pa.ArrowException) as exc:
             raise self._fail(f"list versions of {model_name}", exc) from None
+        found = set()
+        for info in infos:
+            relative = info.path[len(base) :].strip("/").split("/")
+            if len(relative) == 2 and relative[1] == MANIFEST and _NAME.match(relative[0]):
+                found.add(relative[0])
         return sorted(found)
 
     def models(self) -> list[str]:
