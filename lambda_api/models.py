@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired, Required
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from fraud_mlops.schema import CategoricalFeature, ClaimsSchema, NumericFeature
@@ -51,11 +51,25 @@ def _numeric_type(feature: NumericFeature) -> Any:
         constraints["ge"] = feature.min
     if feature.max is not None:
         constraints["le"] = feature.max
+    desc = feature.description or f"numeric feature ({feature.dtype})"
     if feature.dtype == "int":
         # Integral floats (34.0, as pandas writes an int column with gaps) are fine; 34.5 is not.
-        constraints["multiple_of"] = 1
-    desc = feature.description or f"numeric feature ({feature.dtype})"
+        # pydantic's float multiple_of has a tolerance (it passes 1e-300), hence the validator;
+        # plain JSON integers match the first branch and never reach Python code.
+        bounds = {k: v for k, v in constraints.items() if k in ("ge", "le")}
+        integral = Annotated[
+            float, Field(multiple_of=1, **constraints), AfterValidator(_require_integral)
+        ]
+        return Annotated[
+            Annotated[int, Field(strict=True, **bounds)] | integral, Field(description=desc)
+        ]
     return Annotated[float, Field(description=desc, **constraints)]
+
+
+def _require_integral(value: float) -> float:
+    if not value.is_integer():
+        raise ValueError("Input should be a whole number")
+    return value
 
 
 def _categorical_type(feature: CategoricalFeature, max_length: int) -> Any:
@@ -85,7 +99,9 @@ def build_request_models(
     """Build the claim and request validators for ``schema``."""
     id_type = Annotated[
         Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length)]
-        | Annotated[int, Field(strict=True, ge=_INT64[0], le=_INT64[1])],
+        | Annotated[int, Field(strict=True, ge=_INT64[0], le=_INT64[1])]
+        # JSON Schema calls 7.0 an integer too; it is accepted (and echoed) as a number.
+        | Annotated[float, Field(strict=True, multiple_of=1, ge=_INT64[0], le=_INT64[1])],
         Field(description="claim id, echoed back in the result"),
     ]
     fields: dict[str, Any] = {}

@@ -118,6 +118,7 @@ def test_integral_floats_are_accepted_for_int_features(
         ({"claim_amount": True}, "claims[0].claim_amount", "valid number"),
         ({"claim_amount": -5}, "claims[0].claim_amount", "greater than or equal to 0"),
         ({"customer_age": 41.5}, "claims[0].customer_age", "multiple of 1"),
+        ({"witnesses": 1e-300}, "claims[0].witnesses", "whole number"),
         ({"customer_age": 140}, "claims[0].customer_age", "less than or equal to 100"),
         ({"region": "x" * 129}, "claims[0].region", "at most 128 characters"),
         ({"region": 3}, "claims[0].region", "valid string"),
@@ -252,7 +253,9 @@ def test_openapi_documents_the_schema_fields(make_client: Any) -> None:
     assert set(schema.feature_names) | {schema.id_column} <= set(claim["properties"])
     required = set(claim["required"])
     assert "vehicle_age" not in required and {"claim_amount", "claim_id"} <= required
-    assert claim["properties"]["customer_age"]["maximum"] == 100
+    age = claim["properties"]["customer_age"]["anyOf"]
+    assert {branch["type"] for branch in age} == {"integer", "number"}
+    assert all(branch["maximum"] == 100 and branch["minimum"] == 18 for branch in age)
     assert claim["additionalProperties"] is False
     batch = doc["components"]["schemas"]["ScoreRequest"]["properties"]["claims"]
     assert batch["maxItems"] == 1000 and batch["minItems"] == 1

@@ -1,0 +1,61 @@
+"""The handler imports and scores with torch, pandas and pyarrow made unimportable.
+
+Lambda's zip holds none of them; this proves the scoring path never reaches for them, in a fresh
+interpreter so nothing imported by other tests can hide an import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import EVENTS
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json, sys
+for name in ("torch", "pandas", "pyarrow", "sklearn", "scipy"):
+    sys.modules[name] = None  # `import torch` now raises ImportError
+event = json.loads(sys.argv[1])
+from lambda_api.app import handler, holder
+assert holder.loaded, holder.reason
+response = handler(event, None)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "pandas", "pyarrow")
+               and sys.modules[m] is not None)
+print(json.dumps({"response": response, "heavy": heavy}))
+"""
+
+
+@pytest.mark.slow
+def test_handler_scores_without_torch_or_pandas(
+    artifact_dir: Path, sample_claims: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    event = json.loads((EVENTS / "function_url_score.json").read_text())
+    event["body"] = json.dumps({"claims": sample_claims[:2]})
+    env = {
+        **os.environ,
+        "MODEL_URI": str(artifact_dir),
+        "MODEL_CACHE_DIR": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(event)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == []
+    assert out["response"]["statusCode"] == 200
+    results = json.loads(out["response"]["body"])["results"]
+    assert [r["id"] for r in results] == [c["claim_id"] for c in sample_claims[:2]]
