@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fraud_mlops.errors import DataValidationError, ModelError
 from fraud_mlops.preprocessing import MISSING_SUFFIX, Preprocessor, fit_preprocessing
@@ -187,3 +189,37 @@ def test_pandas_nullable_and_string_dtypes_read_as_missing(pre, claims, schema):
     np.testing.assert_array_equal(a.unknown, b.unknown)
     prov = pre.categorical_names.index("provider_id")
     assert a.unknown[:, prov].tolist() == [False, False, True, False]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    amounts=st.lists(
+        st.one_of(st.none(), st.floats(0, 1e7, allow_nan=False), st.just(float("nan"))),
+        min_size=1,
+        max_size=20,
+    ),
+    categories=st.data(),
+)
+def test_any_container_gives_the_same_features(pre, amounts, categories):
+    """Lists with None, object arrays and pandas Series of the same values agree exactly."""
+    import pandas as pd
+
+    n = len(amounts)
+    values = ["collision", "theft", "meteor", None, float("nan")]
+    incident = categories.draw(st.lists(st.sampled_from(values), min_size=n, max_size=n))
+    base = {f.name: [1.0] * n for f in pre.numeric}
+    base |= {name: ["x"] * n for name in pre.categorical_names}
+    as_lists = base | {"claim_amount": amounts, "incident_type": incident}
+    as_arrays = {k: np.array(v, dtype=object) for k, v in as_lists.items()}
+    as_pandas = {k: pd.Series(v) for k, v in as_lists.items()}
+    a, b, c = (pre.transform(x) for x in (as_lists, as_arrays, as_pandas))
+    for other in (b, c):
+        np.testing.assert_array_equal(a.numeric, other.numeric)
+        np.testing.assert_array_equal(a.categorical, other.categorical)
+        np.testing.assert_array_equal(a.unknown, other.unknown)
+    col = pre.categorical_names.index("incident_type")
+    absent = [v is None or v != v for v in incident]
+    assert a.unknown[:, col].tolist() == [v == "meteor" for v in incident]
+    assert all(a.categorical[i, col] == 0 for i in range(n) if absent[i])
+    flag = pre.numeric_columns.index("claim_amount")
+    assert np.isfinite(a.numeric).all() and a.numeric[:, flag].dtype == np.float32

@@ -374,8 +374,10 @@ def text_column(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """1-D str array (missing -> "") and its missing mask; None, NaN and pd.NA are missing."""
     if hasattr(values, "to_numpy"):
         arr = values.to_numpy(dtype=object, na_value=None)
-    else:
-        arr = np.asarray(values)
+    elif isinstance(values, np.ndarray):
+        arr = values
+    else:  # a list: as object, because np.asarray(["a", nan]) would make nan the text "nan"
+        arr = np.array(values, dtype=object)
     if arr.dtype.kind == "U":
         return arr, np.zeros(arr.shape[0], dtype=bool)
     if arr.dtype.kind == "f":
