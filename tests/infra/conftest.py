@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.mock_runtime import MockRun, Recorded, config_from_stack_file, run_program
+from infra.mock_runtime import MockRun, config_from_stack_file, run_program
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +32,3 @@ def dev(build) -> MockRun:
 @pytest.fixture(scope="session")
 def prod(build) -> MockRun:
     return build("prod")
-
-
-def policy_of(run: MockRun, name: str) -> dict:
-    """The parsed inline policy document of the RolePolicy called ``name``."""
-    return json.loads(run.one("aws:iam/rolePolicy:RolePolicy", name).inputs["policy"])
-
-
-def statements(doc: dict, sid: str) -> list[dict]:
-    return [s for s in doc["Statement"] if s.get("Sid") == sid]
-
-
-def by_bucket(run: MockRun, type_: str) -> dict[str, Recorded]:
-    """Companion resources of the buckets keyed by role (datastore, lakehouse, models)."""
-    return {r.name.rsplit("-", 1)[-1]: r for r in run.of_type(type_)}

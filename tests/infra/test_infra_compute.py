@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import policy_of
+from tests.infra.support import policy_of
 
 CE = "aws:batch/computeEnvironment:ComputeEnvironment"
 QUEUE = "aws:batch/jobQueue:JobQueue"

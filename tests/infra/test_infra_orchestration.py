@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import policy_of
+from tests.infra.support import policy_of
 
 
 def test_foreach_table_is_keyed_by_pathspec_with_ttl(dev):

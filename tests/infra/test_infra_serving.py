@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import policy_of
 
 from fraud_mlops.errors import ConfigError
 from infra.serving import require_lambda_zip
+from tests.infra.support import policy_of
 
 FUNCTION = "aws:lambda/function:Function"
 

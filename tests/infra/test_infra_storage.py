@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import by_bucket
+from tests.infra.support import by_bucket
 
 ROLES = {"datastore", "lakehouse", "models"}
 
