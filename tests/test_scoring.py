@@ -229,3 +229,30 @@ def test_scoring_path_never_imports_torch_or_pandas():
         "sys.exit(f'imported {bad}' if bad else 0)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_real_claims_fraud_oracle(tmp_path, fraud_oracle_path):
+    """The public vehicle-claims data: 23 categoricals, Age = 0 sentinels, text-typed CSV."""
+    from fraud_mlops.ingest import load_claims
+    from fraud_mlops.schema import load_schema
+
+    schema = load_schema("fraud_oracle")
+    claims = load_claims(str(fraud_oracle_path), schema)
+    train, serve = claims.iloc[:12000], claims.iloc[12000:]
+    data = SimpleNamespace(schema=schema, claims=train, pre=fit_preprocessing(train, schema))
+    assert "Age__missing" in data.pre.numeric_columns  # Age = 0 means unknown in this data
+    scorer = Scorer(_artifact(tmp_path, data, hidden=(16,)))
+    result = scorer.score(serve)
+    assert len(result) == len(serve) == 3420
+    assert np.isfinite(result.probability).all()
+    assert {name for r in result.reasons for name, _ in r} <= set(schema.feature_names)
+    # the same claims as the API would send them: plain lists of text and numbers
+    rows = {c: serve[c].head(20).tolist() for c in schema.feature_names}
+    rows["Age"] = [None if v != v else v for v in rows["Age"]]
+    again = scorer.score(rows)
+    np.testing.assert_allclose(again.probability, result.probability[:20], atol=1e-6)
+
+
+def test_an_empty_batch_scores_to_nothing(tmp_path, data):
+    result = Scorer(_artifact(tmp_path, data)).score({c: [] for c in data.schema.feature_names})
+    assert len(result) == 0 and result.reasons == [] and result.unknown == []
