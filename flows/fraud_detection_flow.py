@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 
 from metaflow import (
-    Flow,  # noqa: F401  (re-exported for notebooks: Flow("FraudDetectionFlow").latest_run)
     FlowSpec,
     IncludeFile,
     Parameter,
