@@ -45,9 +45,9 @@ def resolve_artifact(uri: str, cache_dir: Path) -> Path:
         if (path / MANIFEST).is_file():
             return path
     store, model, ref = split_store_uri(uri)
-    from fraud_mlops.store import ModelStore
+    from lambda_api.fetch import fetch_artifact
 
-    return Path(ModelStore(store).fetch(model, ref, cache_dir))
+    return fetch_artifact(store, model, ref, cache_dir)
 
 
 @dataclass

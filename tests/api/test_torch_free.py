@@ -33,16 +33,15 @@ print(json.dumps({"response": response, "heavy": heavy}))
 """
 
 
-@pytest.mark.slow
-def test_handler_scores_without_torch_or_pandas(
-    artifact_dir: Path, sample_claims: list[dict[str, Any]], tmp_path: Path
-) -> None:
+def _score_in_fresh_interpreter(
+    model_uri: str, claims: list[dict[str, Any]], tmp_path: Path
+) -> dict[str, Any]:
     event = json.loads((EVENTS / "function_url_score.json").read_text())
-    event["body"] = json.dumps({"claims": sample_claims[:2]})
+    event["body"] = json.dumps({"claims": claims})
     env = {
         **os.environ,
-        "MODEL_URI": str(artifact_dir),
-        "MODEL_CACHE_DIR": str(tmp_path),
+        "MODEL_URI": model_uri,
+        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
     }
     done = subprocess.run(
@@ -54,8 +53,32 @@ def test_handler_scores_without_torch_or_pandas(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_handler_scores_without_torch_or_pandas(
+    artifact_dir: Path, sample_claims: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    out = _score_in_fresh_interpreter(str(artifact_dir), sample_claims[:2], tmp_path)
     assert out["heavy"] == []
     assert out["response"]["statusCode"] == 200
     results = json.loads(out["response"]["body"])["results"]
     assert [r["id"] for r in results] == [c["claim_id"] for c in sample_claims[:2]]
+
+
+@pytest.mark.slow
+def test_s3_champion_loads_without_pyarrow(
+    artifact_dir: Path, sample_claims: list[dict[str, Any]], tmp_path: Path, s3_bucket: str
+) -> None:
+    from fraud_mlops.store import ModelStore
+
+    store = ModelStore(f"s3://{s3_bucket}/models")
+    version = json.loads((artifact_dir / "manifest.json").read_text())["version"]
+    store.publish(artifact_dir, "claims-fraud", version)
+    store.set_champion("claims-fraud", version, gate={}, metrics={})
+    uri = f"s3://{s3_bucket}/models/claims-fraud/champion"
+    out = _score_in_fresh_interpreter(uri, sample_claims[:1], tmp_path)
+    assert out["heavy"] == []
+    body = json.loads(out["response"]["body"])
+    assert body["model_version"] == version and len(body["results"]) == 1
