@@ -71,3 +71,9 @@ PLAN_STACKS = $(if $(filter file undefined,$(origin STACK)),,$(STACK))
 
 plan: $(STAMP) ## offline view of what `pulumi up` would create (mock runtime, NOT a diff); STACK=dev for one
 	$(PY) scripts/plan.py $(PLAN_STACKS)
+
+# --- release artifacts (see docs/delivery.md) -----------------------------------------------------
+.PHONY: build
+
+build: $(STAMP) build-lambda ## wheel + dist/lambda.zip + dist/build-info.json (git SHA, image tag)
+	$(PY) scripts/build.py
