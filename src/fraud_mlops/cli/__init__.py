@@ -15,7 +15,7 @@ from fraud_mlops import __version__
 from fraud_mlops.errors import FraudMlopsError
 
 # Command groups, in the order --help lists them. Each module defines register(subparsers).
-COMMAND_MODULES = ("data", "warehouse", "cloud", "model", "platform", "serve")
+COMMAND_MODULES = ("data", "warehouse", "cloud", "model", "platform", "serve", "release")
 
 DESCRIPTION = """\
 Insurance-claims fraud detection: data, training, scoring and the platform around them.

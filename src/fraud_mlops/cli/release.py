@@ -1,0 +1,98 @@
+"""Release commands: ``gate`` (did a run's model pass?) and ``promote`` (serve a version).
+
+Both find the lakehouse and model store of a stack through its outputs (``--stack``), or the
+environment without one. Exit codes: 0 ok, 1 the gate failed / promotion refused or failed,
+2 a usage or configuration mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from fraud_mlops.progress import say
+
+EXIT_FAILED = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    gate = sub.add_parser(
+        "gate",
+        help="exit 0 if a training run's model passed its quality gate, 1 if not",
+        formatter_class=fmt,
+        description="Look up the model version a run published (lakehouse metrics partition) "
+        "and the gate\ndecision recorded in its manifest; print the reasons.",
+        epilog="examples:\n"
+        "  fraud-mlops gate --run-id 1712345678901234\n"
+        "  fraud-mlops gate --stack dev --run-id sfn-jenkins-dev-42",
+    )
+    gate.add_argument("--run-id", required=True, help="the training run (sfn-<name> on AWS)")
+    _stack_args(gate)
+    gate.set_defaults(func=_gate)
+
+    promote = sub.add_parser(
+        "promote",
+        help="serve a model version on a stack (pulumi config + targeted pulumi up); rollback",
+        formatter_class=fmt,
+        description="Check the version (gate passed, checksums verify), set the stack's "
+        "fraud-mlops:modelVersion\nand run `pulumi up` on the serving component only. "
+        "Default version: the store's champion.\nAn older --version rolls back the same way "
+        "and moves the champion pointer back to it.",
+        epilog="examples:\n"
+        "  fraud-mlops promote --stack dev\n"
+        "  fraud-mlops promote --stack prod --version 20250101T000000Z-sfn-jenkins-prod-7\n"
+        "  fraud-mlops promote --stack dev --dry-run",
+    )
+    _stack_args(promote, required=True)
+    promote.add_argument("--version", help="version to serve (default: the current champion)")
+    promote.add_argument(
+        "--dry-run", action="store_true", help="check the version and print the commands only"
+    )
+    promote.set_defaults(func=_promote)
+
+
+def _stack_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    parser.add_argument(
+        "--stack", required=required, help="Pulumi stack whose outputs locate the store"
+    )
+    parser.add_argument(
+        "--stack-outputs",
+        metavar="FILE",
+        help="saved `pulumi stack output --json` instead of calling pulumi",
+    )
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud.gate_check import gate_of_run, resolve_locations
+
+    verdict = gate_of_run(resolve_locations(args.stack, args.stack_outputs), args.run_id)
+    print("\n".join(verdict.lines()))
+    return 0 if verdict.passed else EXIT_FAILED
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud import promote as p
+    from fraud_mlops.cloud.gate_check import resolve_locations
+
+    locations = resolve_locations(args.stack, args.stack_outputs)
+    verdict = p.check_version(locations, args.version)
+    print(f"{verdict.model_name}/{verdict.version}: gate passed, checksums verified")
+    previous = None if args.dry_run else p.current_version(args.stack)
+    plan = p.plan_promotion(args.stack, verdict, previous)
+    if args.dry_run:
+        print("dry run; would run:")
+        print("\n".join("  " + " ".join(cmd) for cmd in plan.commands))
+        return 0
+    if previous == verdict.version:
+        say(f"stack {args.stack} already serves {verdict.version}; re-applying serving")
+    kind = "rollback" if plan.is_rollback else "promotion"
+    say(f"{kind} on {args.stack}: {previous or p.DEFAULT_SERVED_VERSION} -> {verdict.version}")
+    p.apply_promotion(plan)
+    print(
+        f"stack {args.stack} serves {verdict.model_name}/{verdict.version} "
+        f"(was {previous or p.DEFAULT_SERVED_VERSION})"
+    )
+    old = p.move_champion(locations, verdict)
+    if old != verdict.version:
+        print(f"champion pointer: {old or 'none'} -> {verdict.version}")
+    return 0

@@ -1,0 +1,173 @@
+"""``fraud-mlops promote``: refusals, the pulumi commands it runs, rollback and undo.
+
+The pulumi CLI is not installed here: a stand-in ``pulumi`` on PATH records its arguments, keeps
+the config value in a file, and fails ``up`` on request. The model store is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import textwrap
+
+import pytest
+
+from fraud_mlops.cloud.promote import MODEL_VERSION_KEY, serving_targets
+from fraud_mlops.store import ModelStore
+from tests.delivery.release_world import MODEL, build_world
+
+FAKE_PULUMI = """\
+#!{python}
+import json, os, sys
+state = os.environ["FAKE_PULUMI_STATE"]
+args = sys.argv[1:]
+with open(os.path.join(state, "calls.jsonl"), "a") as f:
+    f.write(json.dumps(args) + "\\n")
+value = os.path.join(state, "modelVersion")
+if args[:2] == ["config", "get"]:
+    if not os.path.exists(value):
+        sys.exit("error: configuration key 'fraud-mlops:modelVersion' not found for stack 'dev'")
+    print(open(value).read())
+elif args[:2] == ["config", "set"]:
+    open(value, "w").write(args[3])
+elif args[:2] == ["config", "rm"]:
+    os.remove(value)
+elif args[:1] == ["up"]:
+    sys.exit(int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def world(tmp_path):
+    return build_world(tmp_path / "world")
+
+
+@pytest.fixture
+def pulumi(tmp_path, monkeypatch):
+    """The stand-in pulumi; returns a function listing the recorded calls."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "pulumi-state"
+    bin_dir.mkdir()
+    state.mkdir()
+    exe = bin_dir / "pulumi"
+    exe.write_text(textwrap.dedent(FAKE_PULUMI).format(python=os.sys.executable))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
+
+    def calls() -> list[list[str]]:
+        log = state / "calls.jsonl"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    calls.state = state
+    return calls
+
+
+def _promote(cli, world, *extra):
+    return cli("promote", "--stack", "dev", "--stack-outputs", str(world.outputs_file), *extra)
+
+
+def _targets(call: list[str]) -> list[str]:
+    return [call[i + 1] for i, word in enumerate(call) if word == "--target"]
+
+
+def test_promote_serves_the_champion_through_a_targeted_pulumi_up(world, pulumi, cli):
+    code, out, err = _promote(cli, world)
+    assert code == 0, err
+    champion = world.version("run2")
+    get, set_, up = pulumi()
+    assert get == ["config", "get", MODEL_VERSION_KEY, "--stack", "dev"]
+    assert set_ == ["config", "set", MODEL_VERSION_KEY, champion, "--stack", "dev"]
+    assert up[:4] == ["up", "--stack", "dev", "--yes"] and "--target-dependents" in up
+    assert _targets(up) == serving_targets("dev")
+    assert f"stack dev serves {MODEL}/{champion} (was champion)" in out
+    assert (pulumi.state / "modelVersion").read_text() == champion
+    assert ModelStore(world.store_uri).champion(MODEL)["version"] == champion  # unchanged
+
+
+def test_rollback_to_an_older_version_moves_the_champion_back(world, pulumi, cli):
+    assert _promote(cli, world)[0] == 0
+    old = world.version("run1")
+    code, out, err = _promote(cli, world, "--version", old)
+    assert code == 0, err
+    assert "rollback on dev" in err
+    assert (pulumi.state / "modelVersion").read_text() == old
+    pointer = ModelStore(world.store_uri).champion(MODEL)
+    assert pointer["version"] == old and pointer["previous_version"] == world.version("run2")
+    assert pointer["gate"]["passed"] is True
+    assert f"champion pointer: {world.version('run2')} -> {old}" in out
+
+
+def test_a_version_whose_gate_failed_is_refused_before_any_change(world, pulumi, cli):
+    code, _, err = _promote(cli, world, "--version", world.version("run3"))
+    assert code == 1
+    assert "quality gate did not pass" in err and "FAIL: test PR-AUC" in err
+    assert pulumi() == []
+
+
+def test_a_version_whose_files_do_not_verify_is_refused(world, pulumi, cli):
+    from pathlib import Path
+
+    weights = Path(world.store_uri) / MODEL / world.version("run1") / "weights.npz"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    code, _, err = _promote(cli, world, "--version", world.version("run1"))
+    assert code == 1 and "do not verify" in err and "weights.npz" in err
+    assert pulumi() == []
+
+
+def test_an_unknown_version_is_a_usage_error(world, pulumi, cli):
+    code, _, err = _promote(cli, world, "--version", "20990101T000000Z-none")
+    assert code == 2 and "is not in the model store" in err and world.version("run2") in err
+    assert pulumi() == []
+
+
+def test_a_failed_pulumi_up_restores_the_config_and_keeps_the_champion(
+    world, pulumi, cli, monkeypatch
+):
+    (pulumi.state / "modelVersion").write_text(world.version("run1"))
+    monkeypatch.setenv("FAKE_PULUMI_UP_EXIT", "1")
+    code, _, err = _promote(cli, world)
+    assert code == 1
+    assert f"{MODEL_VERSION_KEY} is back to {world.version('run1')}" in err
+    assert (pulumi.state / "modelVersion").read_text() == world.version("run1")
+    assert [c[:2] for c in pulumi()] == [["config", "get"], ["config", "set"], ["up", "--stack"],
+                                         ["config", "set"]]  # fmt: skip
+    assert ModelStore(world.store_uri).champion(MODEL)["version"] == world.version("run2")
+
+
+def test_a_failed_first_promotion_removes_the_key_it_set(world, pulumi, cli, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_UP_EXIT", "3")
+    code, _, err = _promote(cli, world)
+    assert code == 1 and "back to unset (champion)" in err
+    assert pulumi()[-1] == ["config", "rm", MODEL_VERSION_KEY, "--stack", "dev"]
+    assert not (pulumi.state / "modelVersion").exists()
+
+
+def test_dry_run_checks_and_prints_without_calling_pulumi(world, pulumi, cli):
+    code, out, _ = _promote(cli, world, "--dry-run")
+    assert code == 0
+    assert f"pulumi config set {MODEL_VERSION_KEY} {world.version('run2')} --stack dev" in out
+    assert "pulumi up --stack dev --yes" in out and serving_targets("dev")[1] in out
+    assert pulumi() == []
+
+
+def test_missing_pulumi_cli_is_a_clear_error(world, cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    code, _, err = _promote(cli, world)
+    assert code == 2 and "`pulumi` CLI is not on PATH" in err
+
+
+def test_the_key_and_targets_match_the_pulumi_program():
+    from infra.config import KEYS_BY_NAME, NAMESPACE
+    from infra.mock_runtime import config_from_stack_file, run_program
+
+    namespace, key = MODEL_VERSION_KEY.split(":")
+    assert namespace == NAMESPACE and KEYS_BY_NAME[key].default == "champion"
+    run = run_program(config_from_stack_file("dev", overrides={"modelVersion": "v9"}))
+    assert run.outputs["model_uri"].endswith(f"/{MODEL}/v9")
+    component, function = serving_targets("dev")
+    c_type, c_name = component.split("::")[2:]
+    assert run.one(c_type, c_name)  # the serving component, as the program names it
+    f_type, f_name = function.split("::")[2:]
+    assert f_type.split("$") == [c_type, "aws:lambda/function:Function"]  # a child of it
+    assert run.one(f_type.split("$")[-1], f_name)  # the Lambda is named as the URN says
