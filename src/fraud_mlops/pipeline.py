@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
     from fraud_mlops.drift import ReferenceProfile
     from fraud_mlops.evaluate import CostModel
-    from fraud_mlops.gate import GatePolicy
+    from fraud_mlops.gate import GateDecision, GatePolicy
     from fraud_mlops.preprocessing import FeatureBatch, Preprocessor
     from fraud_mlops.schema import ClaimsSchema
     from fraud_mlops.search import Trial
+    from fraud_mlops.settings import Settings
     from fraud_mlops.splits import TimeSplit
     from fraud_mlops.train import TrainResult
 
@@ -202,8 +203,9 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
         }
     from fraud_mlops.artifact import load_artifact
 
-    cache = Path(tempfile.mkdtemp(prefix="champion-"))
-    artifact = load_artifact(store.fetch(settings.model_name, "champion", cache))
+    with tempfile.TemporaryDirectory(prefix="champion-") as cache:
+        # load_artifact reads weights and reference into memory, so the copy can go at once.
+        artifact = load_artifact(store.fetch(settings.model_name, "champion", cache))
     schema = data.schema
     if artifact.schema.feature_names != schema.feature_names or artifact.schema.name != schema.name:
         problem = (
@@ -308,9 +310,7 @@ def publish_model(
     run_id: str,
 ) -> dict[str, Any]:
     """Gate the model, publish its artifact, and move the champion pointer if it passed."""
-    from fraud_mlops.artifact import export_artifact, load_artifact
     from fraud_mlops.gate import decide
-    from fraud_mlops.scoring import Scorer
     from fraud_mlops.settings import Settings
     from fraud_mlops.store import ModelStore, new_version
 
@@ -327,7 +327,39 @@ def publish_model(
     )
     settings = Settings.from_env()
     version = new_version(run_id)
-    staging = Path(tempfile.mkdtemp(prefix="artifact-")) / version
+    with tempfile.TemporaryDirectory(prefix="artifact-") as tmp:
+        staging = Path(tmp) / version
+        uri = _export_check_publish(staging, data, best, evaluation, decision, settings, version)
+    if decision.passed:
+        store = ModelStore(settings.model_store_uri)
+        store.set_champion(
+            settings.model_name, version, gate=decision.to_dict(), metrics=metrics["mlp"]["test"]
+        )
+    return {
+        "model_name": settings.model_name,
+        "version": version,
+        "artifact_uri": uri,
+        "promoted": decision.passed,
+        "gate": decision.to_dict(),
+        "params": best.config.to_params(),
+    }
+
+
+def _export_check_publish(
+    staging: Path,
+    data: PreparedData,
+    best: TrainResult,
+    evaluation: dict[str, Any],
+    decision: GateDecision,
+    settings: Settings,
+    version: str,
+) -> str:
+    """Export the artifact, prove the served numpy pass matches torch, publish the version."""
+    from fraud_mlops.artifact import export_artifact, load_artifact
+    from fraud_mlops.scoring import Scorer
+    from fraud_mlops.store import ModelStore
+
+    metrics = evaluation["metrics"]
     export_artifact(
         staging,
         model_name=settings.model_name,
@@ -352,21 +384,7 @@ def publish_model(
     gap = float(np.max(np.abs(served - evaluation["mlp_scores"]["test"])))
     if gap > 1e-5:
         raise ModelError(f"numpy scorer differs from torch by {gap:.2e} (> 1e-5); not publishing")
-    store = ModelStore(settings.model_store_uri)
-    uri = store.publish(staging, settings.model_name, version)
-    if decision.passed:
-        store.set_champion(
-            settings.model_name, version, gate=decision.to_dict(), metrics=metrics["mlp"]["test"]
-        )
-    return {
-        "model_name": settings.model_name,
-        "version": version,
-        "artifact_uri": uri,
-        "promoted": decision.passed,
-        "gate": decision.to_dict(),
-        "parity_gap": gap,
-        "params": best.config.to_params(),
-    }
+    return ModelStore(settings.model_store_uri).publish(staging, settings.model_name, version)
 
 
 # -- end -----------------------------------------------------------------------------------------
