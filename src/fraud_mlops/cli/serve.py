@@ -109,9 +109,14 @@ def _serve(args: argparse.Namespace) -> int:
     root = str(_find_api_root())
     if root not in sys.path:
         sys.path.insert(0, root)
+    import importlib
+
     import uvicorn
 
-    from lambda_api import app as api  # loads and verifies the model, like a Lambda cold start
+    # Importing the app loads and verifies the model, like a Lambda cold start. If this process
+    # imported it before (tests, notebooks), reload it so the model named now is the one served.
+    loaded = sys.modules.get("lambda_api.app")
+    api = importlib.reload(loaded) if loaded else importlib.import_module("lambda_api.app")
 
     if not api.holder.loaded:
         raise ModelError(f"not serving: {api.holder.reason}")
