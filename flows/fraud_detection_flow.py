@@ -210,7 +210,12 @@ class FraudDetectionFlow(FlowSpec):
             self.publication,
             self.lake_run_id,
         )
-        # Warehouse MERGE goes here (one call, see docs/training.md), after the lakehouse write.
+        # Replicate this run's metrics, scoring summary and drift into the warehouse (Snowflake,
+        # or the embedded store): one transaction keyed by run, so a resumed run re-syncs safely.
+        from fraud_mlops.warehouse.sync import sync_run
+
+        self.warehouse_sync = sync_run(self.lake_run_id).format()
+        print(self.warehouse_sync)
         self.summary = run_summary_info(
             flow_name=current.flow_name,
             run_id=self.lake_run_id,

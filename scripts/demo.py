@@ -49,7 +49,12 @@ def main(argv: list[str]) -> int:
     run = Run(f"FraudDetectionFlow/{id_file.read_text().strip()}")
     print(f"\nFlow finished in {seconds:.0f} s.\n")
     print(run_summary(run.data.summary))
-    return 0
+    print("\nWarehouse sync (the Snowflake code path, on the embedded store here):")
+    print(run.data.warehouse_sync)
+    print('\n$ fraud-mlops warehouse query "SELECT * FROM RUN_OVERVIEW"', flush=True)
+    from fraud_mlops.cli import main as cli
+
+    return cli(["warehouse", "query", "SELECT * FROM RUN_OVERVIEW"])
 
 
 if __name__ == "__main__":
