@@ -77,3 +77,12 @@ plan: $(STAMP) ## offline view of what `pulumi up` would create (mock runtime, N
 
 build: $(STAMP) build-lambda ## wheel + dist/lambda.zip + dist/build-info.json (git SHA, image tag)
 	$(PY) scripts/build.py
+
+# --- scoring API (see docs/scoring-api.md) --------------------------------------------------------
+.PHONY: build-lambda serve
+
+build-lambda: $(STAMP) ## dist/lambda.zip for the Lambda python3.12 x86_64 runtime (fails over 100 MB unzipped)
+	$(PY) scripts/build_lambda.py --out dist/lambda.zip --max-unzipped-mb 100
+
+serve: $(STAMP) ## the scoring API on http://127.0.0.1:8000 with the local champion
+	$(VENV)/bin/fraud-mlops serve
