@@ -37,16 +37,6 @@ from metaflow import (
 import fraud_mlops  # noqa: F401  (ships the library in the code package: METAFLOW_PACKAGE_POLICY)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-METRIC_NAMES = [
-    "pr_auc",
-    "roc_auc",
-    "recall_at_1pct_fpr",
-    "precision_at_budget",
-    "recall_at_budget",
-    "brier",
-    "threshold",
-    "expected_cost",
-]
 
 
 class FraudDetectionFlow(FlowSpec):

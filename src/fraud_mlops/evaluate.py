@@ -18,6 +18,18 @@ import numpy as np
 
 from fraud_mlops.errors import ConfigError, FraudMlopsError
 
+# The metrics people compare runs by, in the order summaries, cards and CLIs show them.
+HEADLINE_METRICS = (
+    "pr_auc",
+    "roc_auc",
+    "recall_at_1pct_fpr",
+    "precision_at_budget",
+    "recall_at_budget",
+    "brier",
+    "threshold",
+    "expected_cost",
+)
+
 
 @dataclass(frozen=True)
 class CostModel:

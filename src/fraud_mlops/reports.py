@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fraud_mlops.evaluate import HEADLINE_METRICS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -101,17 +103,7 @@ def comparison_rows(
 
 def run_summary(info: Mapping[str, Any]) -> str:
     """The plain-text summary ``make demo`` prints at the end of a run."""
-    names = [
-        "pr_auc",
-        "roc_auc",
-        "recall_at_1pct_fpr",
-        "precision_at_budget",
-        "recall_at_budget",
-        "brier",
-        "threshold",
-        "expected_cost",
-    ]
-    header, rows = comparison_rows(info["test_metrics"], names)
+    header, rows = comparison_rows(info["test_metrics"], list(HEADLINE_METRICS))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     table = "\n".join("  " + fmt.format(*r) for r in [header, *rows])

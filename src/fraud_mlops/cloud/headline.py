@@ -10,17 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fraud_mlops.errors import FraudMlopsError
-
-# In the order they are shown; anything else the run recorded is left to the cards/warehouse.
-HEADLINE_METRICS = (
-    "pr_auc",
-    "roc_auc",
-    "recall_at_1pct_fpr",
-    "precision_at_budget",
-    "recall_at_budget",
-    "brier",
-    "threshold",
-)
+from fraud_mlops.evaluate import HEADLINE_METRICS
 
 
 @dataclass(frozen=True)
