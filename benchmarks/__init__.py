@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Areas in the order the table lists them; each is a module of this package.
-MODULES = ("foundation", "model_core", "training")
+MODULES = ("foundation", "model_core", "training", "api")
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def test_missing_pulumi_cli_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
     assert main(["metaflow-config", "--stack", "dev"]) == 2
     err = capsys.readouterr().err
-    assert "pulumi CLI is not on PATH" in err and "--from-json" in err
+    assert "`pulumi` CLI is not on PATH" in err and "--stack-outputs" in err
     assert "Traceback" not in err
 
 

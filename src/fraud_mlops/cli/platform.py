@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from fraud_mlops.cloud.stack import load_stack_outputs
 from fraud_mlops.errors import ConfigError
 
 OUTPUT = "metaflow_config"
 FLOW_ENV_OUTPUT = "flow_environment"
-PULUMI_TIMEOUT_S = 120
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,12 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  fraud-mlops metaflow-config --stack dev           # then: export METAFLOW_PROFILE=dev\n"
         "  pulumi stack output --json -s prod > prod.json && \\\n"
-        "    fraud-mlops metaflow-config --stack prod --from-json prod.json\n"
+        "    fraud-mlops metaflow-config --stack prod --stack-outputs prod.json\n"
         "  fraud-mlops metaflow-config --stack dev --out ./metaflow_dev.json",
     )
     cmd.add_argument("--stack", required=True, help="Pulumi stack name (dev, prod, ...)")
     cmd.add_argument(
+        "--stack-outputs",
         "--from-json",
+        dest="from_json",
         metavar="FILE",
         type=Path,
         help="saved `pulumi stack output --json` instead of calling the pulumi CLI",
@@ -60,49 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def stack_outputs(stack: str, from_json: Path | None = None) -> dict:
     """The stack's outputs, from a saved JSON file or ``pulumi stack output --json -s <stack>``."""
-    if from_json is not None:
-        if not from_json.is_file():
-            raise ConfigError(
-                f"--from-json {str(from_json)!r} does not exist: save it with "
-                f"`pulumi stack output --json -s {stack} > {from_json}`"
-            )
-        text, source = from_json.read_text(), str(from_json)
-    else:
-        pulumi = shutil.which("pulumi")
-        if pulumi is None:
-            raise ConfigError(
-                "the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) "
-                "and `pulumi login`, or pass --from-json FILE with outputs saved elsewhere"
-            )
-        try:
-            done = subprocess.run(
-                [pulumi, "stack", "output", "--json", "--stack", stack],
-                capture_output=True,
-                text=True,
-                timeout=PULUMI_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise ConfigError(
-                f"`pulumi stack output -s {stack}` did not answer in {PULUMI_TIMEOUT_S}s: "
-                "check `pulumi whoami` and your backend login"
-            ) from None
-        if done.returncode != 0:
-            raise ConfigError(
-                f"`pulumi stack output --json -s {stack}` failed ({done.returncode}): "
-                f"{done.stderr.strip() or done.stdout.strip()}\n"
-                "Is the stack created (`pulumi stack ls`) and are you logged in (`pulumi whoami`)?"
-            )
-        text, source = done.stdout, f"pulumi stack output -s {stack}"
-    try:
-        outputs = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{source} is not JSON ({exc}); expected `pulumi stack output --json`"
-        ) from None
-    if not isinstance(outputs, dict):
-        raise ConfigError(f"{source}: expected a JSON object of stack outputs")
-    return outputs
+    return dict(load_stack_outputs(stack, from_json).values)
 
 
 def metaflow_settings(outputs: dict, stack: str) -> dict[str, str]:

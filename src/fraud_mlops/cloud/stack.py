@@ -24,6 +24,7 @@ DATABRICKS_JOB_ID = ("databricks_job_id", "databricksJobId")
 FLOW_ENVIRONMENT = ("flow_environment", "flowEnvironment")
 LAKEHOUSE_URI = ("lakehouse_uri", "lakehouseUri")
 AWS_REGION = ("region", "aws_region", "awsRegion")
+PULUMI_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,20 @@ def load_stack_outputs(
             "or save them elsewhere with `pulumi stack output --json -s STACK > outputs.json` "
             "and pass --stack-outputs outputs.json."
         )
-    proc = subprocess.run(
-        [pulumi, "stack", "output", "--json", "--stack", stack],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [pulumi, "stack", "output", "--json", "--stack", stack],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=PULUMI_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"`pulumi stack output --json --stack {stack}` did not answer in "
+            f"{PULUMI_TIMEOUT_S} s: check `pulumi whoami` and your backend login"
+        ) from None
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise ConfigError(
