@@ -15,7 +15,7 @@ from fraud_mlops import __version__
 from fraud_mlops.errors import FraudMlopsError
 
 # Command groups, in the order --help lists them. Each module defines register(subparsers).
-COMMAND_MODULES = ("data", "warehouse", "cloud", "model", "platform", "serve", "release")
+COMMAND_MODULES = ("data", "model", "serve", "warehouse", "platform", "cloud", "release")
 
 DESCRIPTION = """\
 Insurance-claims fraud detection: data, training, scoring and the platform around them.
@@ -29,6 +29,10 @@ EPILOG = """\
 examples:
   fraud-mlops generate --rows 20000                 # synthetic claims into the lakehouse
   fraud-mlops ingest --input claims.csv --schema my_schema.yaml
+  fraud-mlops models                                # model versions, the champion marked
+  fraud-mlops serve                                 # the champion behind the API on :8000
+  fraud-mlops warehouse query "SELECT * FROM RUN_OVERVIEW"
+  fraud-mlops flow trigger --stack dev --wait       # train on Step Functions + Batch
   fraud-mlops <command> --help                      # every command explains its options
 """
 
