@@ -64,6 +64,21 @@ KEYS: tuple[Key, ...] = (
     Key(
         "logRetentionDays", "int", 30, "CloudWatch log retention for Lambda, Batch, Step Functions"
     ),
+    # Other serving targets (off by default; `fraud-mlops deploy --target` switches them on)
+    Key("servingImageTag", "str", "latest", "tag of the serving image (Dockerfile.serving) in ECR"),
+    Key("sagemakerEnabled", "bool", False, "serve the model on a SageMaker real-time endpoint"),
+    Key("sagemakerInstanceType", "str", "ml.m5.large", "SageMaker endpoint instance type"),
+    Key("sagemakerInstanceCount", "int", 1, "SageMaker endpoint instances"),
+    Key("k8sEnabled", "bool", False, "serve the model on Kubernetes (Deployment + Service)"),
+    Key("k8sKubeconfig", "secret", None, "kubeconfig of the cluster (required with k8sEnabled)"),
+    Key("k8sNamespace", "str", "fraud-mlops", "namespace the stack creates for serving"),
+    Key("k8sImage", "str", None, "serving image; unset = the stack's ECR repo:servingImageTag"),
+    Key("k8sReplicas", "int", 2, "pods of the scoring Deployment"),
+    Key("k8sCpuRequest", "str", "250m", "CPU request of each pod"),
+    Key("k8sCpuLimit", "str", "1", "CPU limit of each pod"),
+    Key("k8sMemory", "str", "512Mi", "memory request and limit of each pod"),
+    Key("k8sServiceType", "str", "ClusterIP", "Service type: ClusterIP, NodePort or LoadBalancer"),
+    Key("k8sRoleArn", "str", None, "IAM role for the pods' service account (IRSA) to read S3"),
     # Databricks
     Key("databricksEnabled", "bool", False, "create the Databricks job"),
     Key("databricksHost", "str", None, "workspace URL, e.g. https://dbc-123.cloud.databricks.com"),
@@ -119,6 +134,27 @@ class ServingConfig:
 
 
 @dataclass(frozen=True)
+class SageMakerConfig:
+    enabled: bool
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    enabled: bool
+    kubeconfig: Any = None  # a secret Output or None
+    namespace: str = "fraud-mlops"
+    image: str | None = None
+    replicas: int = 2
+    cpu_request: str = "250m"
+    cpu_limit: str = "1"
+    memory: str = "512Mi"
+    service_type: str = "ClusterIP"
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True)
 class DatabricksConfig:
     enabled: bool
     host: str | None = None
@@ -169,6 +205,9 @@ class StackConfig:
     databricks: DatabricksConfig
     snowflake: SnowflakeConfig
     tags: dict[str, str] = field(default_factory=dict)
+    serving_image_tag: str = "latest"
+    sagemaker: SageMakerConfig = SageMakerConfig(enabled=False)
+    kubernetes: KubernetesConfig = KubernetesConfig(enabled=False)
 
     @property
     def prefix(self) -> str:
@@ -315,6 +354,8 @@ def parse_stack_config(
 
     databricks = _databricks(r)
     snowflake = _snowflake(r, stack)
+    sagemaker = _sagemaker(r)
+    kubernetes = _kubernetes(r)
     prefix = r.get("stateMachinePrefix") or f"{project}-{stack}"
     if r.problems:
         raise ConfigError(
@@ -338,7 +379,71 @@ def parse_stack_config(
         databricks=databricks,
         snowflake=snowflake,
         tags={"project": project, "stack": stack, "managed-by": "pulumi"},
+        serving_image_tag=r.get("servingImageTag"),
+        sagemaker=sagemaker,
+        kubernetes=kubernetes,
     )
+
+
+def _sagemaker(r: _Reader) -> SageMakerConfig:
+    if not r.get("sagemakerEnabled"):
+        return SageMakerConfig(enabled=False)
+    cfg = SageMakerConfig(
+        enabled=True,
+        instance_type=r.get("sagemakerInstanceType"),
+        instance_count=r.get("sagemakerInstanceCount"),
+    )
+    r.check(
+        cfg.instance_type.startswith("ml."),
+        f"{NAMESPACE}:sagemakerInstanceType={cfg.instance_type!r}: SageMaker instance types "
+        "start with ml. (e.g. ml.m5.large)",
+    )
+    r.check(cfg.instance_count >= 1, f"{NAMESPACE}:sagemakerInstanceCount must be >= 1")
+    return cfg
+
+
+_K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+
+
+def _kubernetes(r: _Reader) -> KubernetesConfig:
+    if not r.get("k8sEnabled"):
+        return KubernetesConfig(enabled=False)
+    cfg = KubernetesConfig(
+        enabled=True,
+        kubeconfig=r.get("k8sKubeconfig"),
+        namespace=r.get("k8sNamespace"),
+        image=r.get("k8sImage"),
+        replicas=r.get("k8sReplicas"),
+        cpu_request=str(r.get("k8sCpuRequest")),
+        cpu_limit=str(r.get("k8sCpuLimit")),
+        memory=str(r.get("k8sMemory")),
+        service_type=r.get("k8sServiceType"),
+        role_arn=r.get("k8sRoleArn"),
+    )
+    r.check(
+        cfg.kubeconfig is not None,
+        f"{NAMESPACE}:k8sKubeconfig is required when k8sEnabled: "
+        "`pulumi config set --secret k8sKubeconfig < ~/.kube/config`",
+    )
+    r.check(
+        bool(re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", cfg.namespace)),
+        f"{NAMESPACE}:k8sNamespace={cfg.namespace!r} is not a DNS label (lowercase, digits, -)",
+    )
+    r.check(cfg.replicas >= 1, f"{NAMESPACE}:k8sReplicas={cfg.replicas}: must be >= 1")
+    for label, value in (
+        ("k8sCpuRequest", cfg.cpu_request),
+        ("k8sCpuLimit", cfg.cpu_limit),
+        ("k8sMemory", cfg.memory),
+    ):
+        r.check(
+            bool(_K8S_QUANTITY.match(value)),
+            f"{NAMESPACE}:{label}={value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi)",
+        )
+    r.check(
+        cfg.service_type in ("ClusterIP", "NodePort", "LoadBalancer"),
+        f"{NAMESPACE}:k8sServiceType={cfg.service_type!r}: use ClusterIP, NodePort or LoadBalancer",
+    )
+    return cfg
 
 
 def _databricks(r: _Reader) -> DatabricksConfig:

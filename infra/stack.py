@@ -100,6 +100,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         provider=aws_provider,
     )
 
+    other_targets = _other_serving_targets(cfg, name, aws_provider, account_id, storage, serving)
+
     databricks_job = None
     if cfg.databricks.enabled:
         from infra.databricks import DatabricksArgs, DatabricksJob
@@ -202,5 +204,63 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "snowflake_key_secret_arn": (
             warehouse.private_key_secret.arn if warehouse and warehouse.private_key_secret else None
         ),
+        **other_targets,
     }
+    return outputs
+
+
+def _other_serving_targets(cfg, name, aws_provider, account_id, storage, serving) -> dict:
+    """SageMaker and Kubernetes serving, each only when enabled; returns their outputs."""
+    if not (cfg.sagemaker.enabled or cfg.kubernetes.enabled):
+        return {}
+    from infra.sagemaker import serving_repository
+
+    outputs: dict[str, Any] = {}
+    image: Any = cfg.kubernetes.image
+    repository = None
+    if cfg.sagemaker.enabled or not image:
+        repository = serving_repository(
+            name, cfg.tags, cfg.force_destroy, pulumi.ResourceOptions(provider=aws_provider)
+        )
+        image = pulumi.Output.concat(repository.repository_url, ":", cfg.serving_image_tag)
+        outputs["serving_repository_url"] = repository.repository_url
+    if cfg.sagemaker.enabled:
+        from infra.sagemaker import SageMakerArgs, SageMakerServing
+
+        sagemaker = SageMakerServing(
+            name,
+            SageMakerArgs(
+                prefix=cfg.prefix,
+                config=cfg.sagemaker,
+                image=image,
+                repository_arn=repository.arn,
+                model_uri=serving.model_uri,
+                model_name=cfg.serving.model_name,
+                models_bucket_arn=storage.models.arn,
+                models_key_arn=storage.models_key.arn,
+                region=cfg.aws_region,
+                account_id=account_id,
+                max_batch_size=cfg.serving.max_batch_size,
+                tags=cfg.tags,
+            ),
+            provider=aws_provider,
+        )
+        outputs["sagemaker_endpoint_name"] = sagemaker.endpoint.name
+    if cfg.kubernetes.enabled:
+        from infra.kubernetes import KubernetesArgs, KubernetesServing
+
+        kube = KubernetesServing(
+            name,
+            KubernetesArgs(
+                prefix=cfg.prefix,
+                config=cfg.kubernetes,
+                image=cfg.kubernetes.image or image,
+                model_uri=serving.model_uri,
+                region=cfg.aws_region,
+                max_batch_size=cfg.serving.max_batch_size,
+                labels={"app.kubernetes.io/managed-by": "pulumi", "stack": cfg.stack},
+            ),
+        )
+        outputs["k8s_namespace"] = kube.namespace.metadata["name"]
+        outputs["k8s_service_name"] = kube.service.metadata["name"]
     return outputs
