@@ -100,8 +100,13 @@ def build_request_models(
     id_type = Annotated[
         Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length)]
         | Annotated[int, Field(strict=True, ge=_INT64[0], le=_INT64[1])]
-        # JSON Schema calls 7.0 an integer too; it is accepted (and echoed) as a number.
-        | Annotated[float, Field(strict=True, multiple_of=1, ge=_INT64[0], le=_INT64[1])],
+        # JSON Schema calls 7.0 an integer too; it is accepted (and echoed) as a number, within
+        # the range where floats hold integers exactly (else -2**63 - 1 would pass as -2**63).
+        | Annotated[
+            float,
+            Field(strict=True, multiple_of=1, ge=-(2**53), le=2**53),
+            AfterValidator(_require_integral),
+        ],
         Field(description="claim id, echoed back in the result"),
     ]
     fields: dict[str, Any] = {}

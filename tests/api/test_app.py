@@ -126,6 +126,9 @@ def test_integral_floats_are_accepted_for_int_features(
         ({"claim_id": ""}, "claims[0].claim_id", "at least 1 character"),
         ({"claim_amuont": 10}, "claims[0].claim_amuont", "unknown field"),
         ({"claim_id": 2**64}, "claims[0].claim_id", "less than or equal to"),
+        ({"claim_id": -(2**63) - 1}, "claims[0].claim_id", "greater than or equal to"),
+        ({"claim_id": 1e300}, "claims[0].claim_id", "less than or equal to"),
+        ({"claim_id": 1.2e-161}, "claims[0].claim_id", "whole number"),
     ],
 )
 def test_bad_fields_are_422_naming_the_field(
