@@ -1,4 +1,5 @@
-"""Release commands: ``gate`` (did a run's model pass?) and ``promote`` (serve a version).
+"""Release commands: ``gate`` (did a run's model pass?), ``promote`` (serve a version) and
+``deploy`` (serve on a target: lambda, sagemaker or k8s).
 
 Both find the lakehouse and model store of a stack through its outputs (``--stack``), or the
 environment without one. Exit codes: 0 ok, 1 the gate failed / promotion refused or failed,
@@ -50,6 +51,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     promote.set_defaults(func=_promote)
 
+    deploy = sub.add_parser(
+        "deploy",
+        help="serve on a target (lambda | sagemaker | k8s) through stack config + pulumi up",
+        formatter_class=fmt,
+        description="Enable the target in the stack config (fraud-mlops:sagemakerEnabled / "
+        "k8sEnabled) and run\n`pulumi up` on that serving component only. With --version, "
+        "the version is checked\nlike promote (gate passed, checksums verify), set as "
+        "fraud-mlops:modelVersion, and every\nenabled target is updated with it. "
+        "sagemaker and k8s run the Dockerfile.serving image\n(pushed to the stack's serving "
+        "repository at fraud-mlops:servingImageTag).",
+        epilog="examples:\n"
+        "  fraud-mlops deploy --stack dev --target k8s --dry-run\n"
+        "  fraud-mlops deploy --stack prod --target sagemaker --version 20250101T000000Z-sfn-7",
+    )
+    _stack_args(deploy, required=True)
+    deploy.add_argument("--target", required=True, choices=("lambda", "sagemaker", "k8s"))
+    deploy.add_argument("--version", help="also serve this model version (checked like promote)")
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="read the config and print the commands only"
+    )
+    deploy.set_defaults(func=_deploy)
+
 
 def _stack_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
     parser.add_argument(
@@ -95,4 +118,27 @@ def _promote(args: argparse.Namespace) -> int:
     old = p.move_champion(locations, verdict)
     if old != verdict.version:
         print(f"champion pointer: {old or 'none'} -> {verdict.version}")
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from fraud_mlops.cloud import deploy as d
+    from fraud_mlops.cloud import promote as p
+
+    target = d.parse_target(args.target)
+    if args.version is not None:
+        from fraud_mlops.cloud.gate_check import resolve_locations
+
+        locations = resolve_locations(args.stack, args.stack_outputs)
+        verdict = p.check_version(locations, args.version)
+        print(f"{verdict.model_name}/{verdict.version}: gate passed, checksums verified")
+    plan = d.plan_deploy(args.stack, target, args.version)
+    if args.dry_run:
+        print("dry run; would run:")
+        print("\n".join("  " + " ".join(cmd) for cmd in plan.commands))
+        return 0
+    say(f"deploying {target.name} on {args.stack}")
+    d.apply_deploy(plan)
+    served = f", serving {args.version}" if args.version else " (model version unchanged)"
+    print(f"stack {args.stack}: {target.name} deployed{served}")
     return 0

@@ -51,10 +51,11 @@ def serving_targets(stack: str, project: str = PROJECT) -> list[str]:
     return [f"{base}::{prefix}", f"{base}${FUNCTION_TYPE}::{prefix}-score"]
 
 
-def up_command(stack: str) -> list[str]:
-    """``pulumi up`` limited to serving; ``--target-dependents`` takes the Function URL along."""
+def up_command(stack: str, targets: Sequence[str] | None = None) -> list[str]:
+    """``pulumi up`` limited to serving (or ``targets``); ``--target-dependents`` takes the
+    Function URL along."""
     cmd = ["pulumi", "up", "--stack", stack, "--yes", "--non-interactive", "--skip-preview"]
-    for urn in serving_targets(stack):
+    for urn in serving_targets(stack) if targets is None else targets:
         cmd += ["--target", urn]
     return [*cmd, "--target-dependents"]
 
@@ -137,13 +138,18 @@ def check_version(locations: Locations, version: str | None) -> GateVerdict:
 
 def current_version(stack: str, run: Runner = run_pulumi) -> str | None:
     """The stack's ``modelVersion`` config value, or None when the key is unset (default)."""
-    proc = run(["pulumi", "config", "get", MODEL_VERSION_KEY, "--stack", stack])
+    return config_get(stack, MODEL_VERSION_KEY, run)
+
+
+def config_get(stack: str, key: str, run: Runner = run_pulumi) -> str | None:
+    """A stack config value (``fraud-mlops:<key>``), or None when the key is unset."""
+    proc = run(["pulumi", "config", "get", key, "--stack", stack])
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout or "").strip()
         if "not found" in detail.lower():
             return None
         raise CloudError(
-            f"`pulumi config get {MODEL_VERSION_KEY} --stack {stack}` failed: "
+            f"`pulumi config get {key} --stack {stack}` failed: "
             f"{detail.splitlines()[-1] if detail else 'no output'}. Check the stack name and "
             "that you are logged in to its backend (`pulumi login`)."
         )
