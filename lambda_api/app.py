@@ -71,6 +71,19 @@ def create_app(holder: ModelHolder) -> FastAPI:
         },
     )
     async def score(request: Request) -> Response:
+        return await _score(request)
+
+    # SageMaker's container contract (the same app behind a SageMaker endpoint, port 8080):
+    # GET /ping must answer 200 only when the model can serve; POST /invocations scores.
+    @app.get("/ping", include_in_schema=False)
+    async def ping() -> Response:
+        return _json(b'{"status":"ok"}') if holder.loaded else unavailable()
+
+    @app.post("/invocations", include_in_schema=False)
+    async def invocations(request: Request) -> Response:
+        return await _score(request)
+
+    async def _score(request: Request) -> Response:
         service = holder.service
         if service is None:
             return unavailable()
