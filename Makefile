@@ -86,3 +86,9 @@ build-lambda: $(STAMP) ## dist/lambda.zip for the Lambda python3.12 x86_64 runti
 
 serve: $(STAMP) ## the scoring API on http://127.0.0.1:8000 with the local champion
 	$(VENV)/bin/fraud-mlops serve
+
+# --- other serving targets (see docs/delivery.md) -------------------------------------------------
+.PHONY: build-serving
+
+build-serving: $(STAMP) ## dist/serving/: build context of Dockerfile.serving (serving pins + torch-free app)
+	$(PY) scripts/build_serving.py --out dist/serving
