@@ -191,3 +191,9 @@ def test_pending_commands_are_still_missing_and_listed(text):
         tool, name = pending.split(" ", 1)
         exists = name in _makefile_targets() if tool == "make" else name in subcommands
         assert not exists, f"{pending} exists now: remove it from PENDING in this test"
+
+
+def test_cli_commands_run_from_the_project_venv(text):
+    """Stages call `fraud-mlops` by name: `make setup` puts it in .venv/bin, on PATH."""
+    environment = _block(text, text.index("environment {"))
+    assert 'PATH = "${env.WORKSPACE}/.venv/bin:${env.PATH}"' in environment

@@ -171,3 +171,31 @@ def test_the_key_and_targets_match_the_pulumi_program():
     f_type, f_name = function.split("::")[2:]
     assert f_type.split("$") == [c_type, "aws:lambda/function:Function"]  # a child of it
     assert run.one(f_type.split("$")[-1], f_name)  # the Lambda is named as the URN says
+
+
+def _promote_local(cli, world, monkeypatch, *extra):
+    monkeypatch.setenv("MODEL_STORE_URI", world.store_uri)
+    monkeypatch.setenv("LAKEHOUSE_URI", world.lakehouse_uri)
+    return cli("promote", "--local", *extra)
+
+
+def test_local_promotion_moves_the_champion_that_serve_uses(world, pulumi, cli, monkeypatch):
+    old = world.version("run1")
+    code, out, err = _promote_local(cli, world, monkeypatch, "--version", old)
+    assert code == 0, err
+    assert ModelStore(world.store_uri).champion(MODEL)["version"] == old
+    assert f"champion {world.version('run2')} -> {old}" in out
+    assert pulumi() == []  # no stack involved
+
+
+def test_local_promotion_refuses_a_failed_gate(world, pulumi, cli, monkeypatch):
+    code, _, err = _promote_local(cli, world, monkeypatch, "--version", world.version("run3"))
+    assert code == 1 and "quality gate did not pass" in err
+    assert ModelStore(world.store_uri).champion(MODEL)["version"] == world.version("run2")
+
+
+def test_stack_and_local_are_exclusive(cli, capsys):
+    with pytest.raises(SystemExit) as usage:
+        cli("promote", "--local", "--stack", "dev")
+    assert usage.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -42,9 +42,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  fraud-mlops promote --stack dev\n"
         "  fraud-mlops promote --stack prod --version 20250101T000000Z-sfn-jenkins-prod-7\n"
-        "  fraud-mlops promote --stack dev --dry-run",
+        "  fraud-mlops promote --stack dev --dry-run\n"
+        "  fraud-mlops promote --local --version 20250101T000000Z-1712345678   # laptop serving",
     )
-    _stack_args(promote, required=True)
+    where = promote.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="Pulumi stack to serve the version on")
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="serve it locally instead: the local store's champion, which `fraud-mlops serve` uses",
+    )
+    promote.add_argument(
+        "--stack-outputs",
+        metavar="FILE",
+        help="saved `pulumi stack output --json` instead of calling pulumi",
+    )
     promote.add_argument("--version", help="version to serve (default: the current champion)")
     promote.add_argument(
         "--dry-run", action="store_true", help="check the version and print the commands only"
@@ -100,6 +112,18 @@ def _promote(args: argparse.Namespace) -> int:
     locations = resolve_locations(args.stack, args.stack_outputs)
     verdict = p.check_version(locations, args.version)
     print(f"{verdict.model_name}/{verdict.version}: gate passed, checksums verified")
+    if args.local:
+        # Locally the serving config is the store's champion pointer: `fraud-mlops serve` (and
+        # the API's default MODEL_URI) serve whatever it names.
+        if args.dry_run:
+            print(f"dry run; would point the champion of {locations.model_store_uri} at it")
+            return 0
+        old = p.move_champion(locations, verdict)
+        print(
+            f"local serving: {verdict.model_name} champion {old or 'none'} -> {verdict.version} "
+            f"in {locations.model_store_uri}; `fraud-mlops serve` now serves it"
+        )
+        return 0
     previous = None if args.dry_run else p.current_version(args.stack)
     plan = p.plan_promotion(args.stack, verdict, previous)
     if args.dry_run:
