@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format bench clean
+.PHONY: help setup demo test lint format bench clean pipeline-local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -92,3 +92,6 @@ serve: $(STAMP) ## the scoring API on http://127.0.0.1:8000 with the local champ
 
 build-serving: $(STAMP) ## dist/serving/: build context of Dockerfile.serving (serving pins + torch-free app)
 	$(PY) scripts/build_serving.py --out dist/serving
+
+pipeline-local: $(STAMP) ## the Jenkins stages on embedded defaults: test, build, plan, flow, gate, promote, smoke
+	$(PY) scripts/pipeline_local.py $(PIPELINE_ARGS)

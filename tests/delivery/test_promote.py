@@ -184,7 +184,7 @@ def test_local_promotion_moves_the_champion_that_serve_uses(world, pulumi, cli, 
     code, out, err = _promote_local(cli, world, monkeypatch, "--version", old)
     assert code == 0, err
     assert ModelStore(world.store_uri).champion(MODEL)["version"] == old
-    assert f"champion {world.version('run2')} -> {old}" in out
+    assert f"{MODEL}/{old} is the champion now (was {world.version('run2')})" in out
     assert pulumi() == []  # no stack involved
 
 

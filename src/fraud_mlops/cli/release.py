@@ -119,9 +119,14 @@ def _promote(args: argparse.Namespace) -> int:
             print(f"dry run; would point the champion of {locations.model_store_uri} at it")
             return 0
         old = p.move_champion(locations, verdict)
+        change = (
+            "is already the champion"
+            if old == verdict.version
+            else f"is the champion now (was {old or 'none'})"
+        )
         print(
-            f"local serving: {verdict.model_name} champion {old or 'none'} -> {verdict.version} "
-            f"in {locations.model_store_uri}; `fraud-mlops serve` now serves it"
+            f"local serving: {verdict.model_name}/{verdict.version} {change} in "
+            f"{locations.model_store_uri}; `fraud-mlops serve` serves it"
         )
         return 0
     previous = None if args.dry_run else p.current_version(args.stack)
