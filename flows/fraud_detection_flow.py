@@ -22,6 +22,7 @@ On AWS:       ... --with batch run, or step-functions create (see docs/training.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 from metaflow import (
     FlowSpec,
@@ -33,10 +34,27 @@ from metaflow import (
     retry,
     step,
 )
+from metaflow.exception import MetaflowException
 
 import fraud_mlops  # noqa: F401  (ships the library in the code package: METAFLOW_PACKAGE_POLICY)
+from fraud_mlops.errors import FraudMlopsError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class InvalidInput(MetaflowException):
+    """A parameter or the input data is wrong; Metaflow prints the message without a traceback."""
+
+    headline = "Invalid input"
+
+
+@contextmanager
+def user_errors_explained():
+    """Turn the library's user-facing errors into a clean Metaflow failure (no stack trace)."""
+    try:
+        yield
+    except FraudMlopsError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 class FraudDetectionFlow(FlowSpec):
@@ -82,23 +100,24 @@ class FraudDetectionFlow(FlowSpec):
         """Validate parameters, load the claims and record them in the lakehouse."""
         from fraud_mlops.pipeline import load_run_claims, validate_parameters
 
-        params = validate_parameters(
-            sample_size=self.sample_size,
-            input_uri=self.input_uri,
-            trials=self.trials,
-            seed=self.seed,
-            search_config=self.search_config,
-            max_epochs=self.max_epochs,
-            pr_auc_tolerance=self.pr_auc_tolerance,
-            baseline_margin=self.baseline_margin,
-            alert_budget=self.alert_budget,
-            investigation_cost=self.investigation_cost,
-            fraud_loss=self.fraud_loss,
-        )
+        with user_errors_explained():
+            params = validate_parameters(
+                sample_size=self.sample_size,
+                input_uri=self.input_uri,
+                trials=self.trials,
+                seed=self.seed,
+                search_config=self.search_config,
+                max_epochs=self.max_epochs,
+                pr_auc_tolerance=self.pr_auc_tolerance,
+                baseline_margin=self.baseline_margin,
+                alert_budget=self.alert_budget,
+                investigation_cost=self.investigation_cost,
+                fraud_loss=self.fraud_loss,
+            )
+            self.claims, self.schema_dict, self.raw_uri = load_run_claims(
+                self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
+            )
         self.cost, self.policy, self.trial_list = params.cost, params.policy, params.trials
-        self.claims, self.schema_dict, self.raw_uri = load_run_claims(
-            self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
-        )
         self.lake_run_id = current.run_id  # a resumed run keeps writing to the same partitions
         self.next(self.prepare)
 

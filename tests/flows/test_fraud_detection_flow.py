@@ -181,7 +181,20 @@ def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert message in output
+    assert "Traceback" not in output  # a user mistake, not a crash
     assert "train_trial" not in output  # failed in start, before any training
+
+
+def test_invalid_input_data_is_reported_without_a_traceback(tmp_path):
+    from fraud_mlops.synthetic import generate_claims
+
+    broken = tmp_path / "claims.csv"
+    generate_claims(600, seed=1).drop(columns=["severity"]).to_csv(broken, index=False)
+    proc, _ = _flow(tmp_path, "run", "--input-uri", str(broken), "--schema", "synthetic")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "column 'severity': missing from the input" in output
+    assert "Traceback" not in output
 
 
 def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path):
