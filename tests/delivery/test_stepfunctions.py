@@ -232,7 +232,14 @@ def test_deploy_runs_step_functions_create_with_the_stack_config(cli, tmp_path, 
     assert code == 0
     assert "state machine: fraud-mlops-dev_FraudDetectionFlow" in out
     seen = json.loads(record.read_text())
-    assert seen["argv"] == ["--with", "retry", "step-functions", "create"]
+    assert seen["argv"] == [
+        "--with",
+        "retry",
+        "--with",  # the stack's library settings ride along to every Batch step
+        'environment:vars={"LAKEHOUSE_URI":"s3://fraud-mlops-dev-lakehouse/lakehouse"}',
+        "step-functions",
+        "create",
+    ]
     assert seen["exe"] == sys.executable
     env = seen["env"]
     assert {

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from fraud_mlops.cloud.stepfunctions import deploy_command
 from infra.mock_runtime import MockRun
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,7 +89,9 @@ def create_stack_resources(run: MockRun, endpoint: str) -> None:
     )
 
 
-def step_functions(args: list[str], mf: dict, endpoint: str, home: Path) -> str:
+def step_functions(
+    args: list[str], mf: dict, endpoint: str, home: Path, options: list[str] = ()
+) -> str:
     """Run the flow's ``step-functions`` command with ONLY the stack's Metaflow settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("METAFLOW_")}
     env.update(mf)
@@ -99,7 +102,7 @@ def step_functions(args: list[str], mf: dict, endpoint: str, home: Path) -> str:
         AWS_ENDPOINT_URL=endpoint,
     )
     done = subprocess.run(
-        [sys.executable, str(FLOW), "--no-pylint", "step-functions", *args],
+        [sys.executable, str(FLOW), "--no-pylint", *options, "step-functions", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -141,8 +144,32 @@ def compiled(build, moto_aws, tmp_path_factory):
     run = build("dev", awsRegion="us-east-1")
     create_stack_resources(run, moto_aws)
     home = tmp_path_factory.mktemp("mfhome")
-    out = step_functions(["create", "--only-json"], run.outputs["metaflow_config"], moto_aws, home)
+    # The same decorator options `fraud-mlops flow deploy` compiles with (retry, the stack's
+    # library settings for every step).
+    deploy = deploy_command(FLOW, step_environment=run.outputs["flow_environment"])
+    options = deploy[2 : deploy.index("step-functions")]
+    out = step_functions(
+        ["create", "--only-json"], run.outputs["metaflow_config"], moto_aws, home, options
+    )
     return run, json.loads(out), home
+
+
+def test_every_batch_step_gets_the_stack_library_settings(compiled):
+    """LAKEHOUSE_URI & co. are compiled into each Batch job, not left to the container defaults."""
+    run, definition, _ = compiled
+    expected = run.outputs["flow_environment"]
+    assert expected["LAKEHOUSE_URI"].startswith("s3://")
+    batch_states = [
+        s
+        for s in _states(definition).values()
+        if s.get("Resource", "").startswith("arn:aws:states:::batch")
+    ]
+    assert batch_states
+    for state in batch_states:
+        overrides = state["Parameters"]["ContainerOverrides"]["Environment"]
+        env = {e["Name"]: e.get("Value") for e in overrides}  # some are "Value.$" (JSONPath)
+        for name in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
+            assert env.get(name) == expected[name], (name, state["Parameters"]["JobName"])
 
 
 def test_flow_compiles_onto_the_stack_queue_roles_and_image(compiled, moto_aws):

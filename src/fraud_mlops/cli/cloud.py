@@ -223,10 +223,11 @@ def _flow_deploy(args: argparse.Namespace) -> int:
     flow_file = args.flow_file or FLOW_FILE
     if not os.path.isfile(flow_file):
         raise ConfigError(f"flow file {flow_file!r} not found: run from the project root")
-    cmd = deploy_command(flow_file, only_json=args.only_json)
-    # The library's own settings (LAKEHOUSE_URI, …) travel with the deploy too, so the flow
-    # compiled into the state machine points at the stack's buckets, not the laptop's defaults.
-    env = deploy_environment(config, {**os.environ, **outputs.flow_environment()})
+    # The library's own settings (LAKEHOUSE_URI, …) are compiled into the state machine, so its
+    # Batch steps use the stack's buckets rather than a container's embedded defaults.
+    flow_env = outputs.flow_environment()
+    cmd = deploy_command(flow_file, only_json=args.only_json, step_environment=flow_env)
+    env = deploy_environment(config, {**os.environ, **flow_env})
     print(f"state machine: {state_machine_name(config)} (stack {outputs.stack})")
     print(f"command: {' '.join(cmd)}")
     print(f"with {len(config)} METAFLOW_* settings from the stack: {', '.join(sorted(config))}")

@@ -188,10 +188,23 @@ def stop_execution(client: Any, execution_arn: str, reason: str) -> None:
 
 
 def deploy_command(
-    flow_file: str | Path = FLOW_FILE, *, only_json: bool = False, extra: Sequence[str] = ()
+    flow_file: str | Path = FLOW_FILE,
+    *,
+    only_json: bool = False,
+    extra: Sequence[str] = (),
+    step_environment: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The command line that compiles the flow into a Step Functions state machine."""
-    cmd = [sys.executable, str(flow_file), "--with", "retry", "step-functions", "create"]
+    """The command line that compiles the flow into a Step Functions state machine.
+
+    ``step_environment`` (the stack's ``flow_environment``: ``LAKEHOUSE_URI``, ``MODEL_STORE_URI``
+    …) is attached to every step with Metaflow's ``environment`` decorator: the deploying shell's
+    variables never reach the Batch jobs, only what the state machine itself carries does.
+    """
+    cmd = [sys.executable, str(flow_file), "--with", "retry"]
+    if step_environment:
+        variables = json.dumps(dict(sorted(step_environment.items())), separators=(",", ":"))
+        cmd += ["--with", f"environment:vars={variables}"]
+    cmd += ["step-functions", "create"]
     if only_json:
         cmd.append("--only-json")
     return cmd + list(extra)
