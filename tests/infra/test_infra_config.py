@@ -119,7 +119,7 @@ def test_stack_files_use_only_known_keys_and_encrypt_secrets():
 
 
 def test_every_key_is_documented():
-    doc = (REPO / "docs" / "infrastructure.md").read_text()
+    doc = (REPO / "README.md").read_text()  # the configuration reference lives there
     missing = [k.name for k in KEYS if f"`{k.name}`" not in doc]
     assert not missing, f"undocumented stack config keys: {missing}"
 
