@@ -1,12 +1,19 @@
-"""Fixtures for the delivery tests: a moto server that really executes state machines."""
+"""Fixtures for the delivery tests: a moto server that really executes state machines, a
+stand-in ``pulumi`` CLI (the real one cannot be installed offline) and a small real world of
+published model versions."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+import textwrap
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
+from tests.delivery.release_world import build_world
 
 
 def _set_moto_config(endpoint: str, config: dict) -> None:
@@ -46,3 +53,58 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return run
+
+
+# A stand-in `pulumi`: records every call, keeps each config key in a file, fails `up` with
+# FAKE_PULUMI_UP_EXIT.
+FAKE_PULUMI = """\
+#!{python}
+import json, os, sys
+state = os.environ["FAKE_PULUMI_STATE"]
+args = sys.argv[1:]
+with open(os.path.join(state, "calls.jsonl"), "a") as f:
+    f.write(json.dumps(args) + "\\n")
+path = lambda key: os.path.join(state, key.replace(":", "__"))
+if args[:2] == ["config", "get"]:
+    if not os.path.exists(path(args[2])):
+        sys.exit(f"error: configuration key '{{args[2]}}' not found for stack 'dev'")
+    print(open(path(args[2])).read())
+elif args[:2] == ["config", "set"]:
+    open(path(args[2]), "w").write(args[3])
+elif args[:2] == ["config", "rm"]:
+    os.remove(path(args[2]))
+elif args[:1] == ["up"]:
+    sys.exit(int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def pulumi(tmp_path, monkeypatch):
+    """The stand-in pulumi on PATH; call it to list the recorded calls."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "pulumi-state"
+    bin_dir.mkdir()
+    state.mkdir()
+    exe = bin_dir / "pulumi"
+    exe.write_text(textwrap.dedent(FAKE_PULUMI).format(python=os.sys.executable))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
+
+    def calls() -> list[list[str]]:
+        log = state / "calls.jsonl"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def config(key: str) -> str | None:
+        file = state / key.replace(":", "__")
+        return file.read_text() if file.exists() else None
+
+    def preset(key: str, value: str) -> None:
+        (state / key.replace(":", "__")).write_text(value)
+
+    calls.config, calls.preset = config, preset
+    return calls
+
+
+@pytest.fixture
+def world(tmp_path):
+    return build_world(tmp_path / "world")

@@ -7,70 +7,14 @@ checked against the Pulumi program under its mock runtime.
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import textwrap
-
 import pulumi as pulumi_sdk
 import pytest
 
 from fraud_mlops.cloud.deploy import TARGETS, target_urns
 from fraud_mlops.cloud.promote import MODEL_VERSION_KEY, serving_targets
-from tests.delivery.release_world import build_world
 
-FAKE_PULUMI = """\
-#!{python}
-import json, os, sys
-state = os.environ["FAKE_PULUMI_STATE"]
-args = sys.argv[1:]
-with open(os.path.join(state, "calls.jsonl"), "a") as f:
-    f.write(json.dumps(args) + "\\n")
-path = lambda key: os.path.join(state, key.replace(":", "__"))
-if args[:2] == ["config", "get"]:
-    if not os.path.exists(path(args[2])):
-        sys.exit(f"error: configuration key '{{args[2]}}' not found for stack 'dev'")
-    print(open(path(args[2])).read())
-elif args[:2] == ["config", "set"]:
-    open(path(args[2]), "w").write(args[3])
-elif args[:2] == ["config", "rm"]:
-    os.remove(path(args[2]))
-elif args[:1] == ["up"]:
-    sys.exit(int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0")))
-"""
 SAGEMAKER_KEY = "fraud-mlops:sagemakerEnabled"
 K8S_KEY = "fraud-mlops:k8sEnabled"
-
-
-@pytest.fixture
-def pulumi(tmp_path, monkeypatch):
-    bin_dir, state = tmp_path / "bin", tmp_path / "pulumi-state"
-    bin_dir.mkdir()
-    state.mkdir()
-    exe = bin_dir / "pulumi"
-    exe.write_text(textwrap.dedent(FAKE_PULUMI).format(python=os.sys.executable))
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
-
-    def calls() -> list[list[str]]:
-        log = state / "calls.jsonl"
-        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-    def config(key: str) -> str | None:
-        file = state / key.replace(":", "__")
-        return file.read_text() if file.exists() else None
-
-    def preset(key: str, value: str) -> None:
-        (state / key.replace(":", "__")).write_text(value)
-
-    calls.config, calls.preset = config, preset
-    return calls
-
-
-@pytest.fixture
-def world(tmp_path):
-    return build_world(tmp_path / "world")
 
 
 def _targets(call: list[str]) -> list[str]:

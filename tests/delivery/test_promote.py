@@ -6,61 +6,11 @@ the config value in a file, and fails ``up`` on request. The model store is real
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import textwrap
-
 import pytest
 
 from fraud_mlops.cloud.promote import MODEL_VERSION_KEY, serving_targets
 from fraud_mlops.store import ModelStore
-from tests.delivery.release_world import MODEL, build_world
-
-FAKE_PULUMI = """\
-#!{python}
-import json, os, sys
-state = os.environ["FAKE_PULUMI_STATE"]
-args = sys.argv[1:]
-with open(os.path.join(state, "calls.jsonl"), "a") as f:
-    f.write(json.dumps(args) + "\\n")
-value = os.path.join(state, "modelVersion")
-if args[:2] == ["config", "get"]:
-    if not os.path.exists(value):
-        sys.exit("error: configuration key 'fraud-mlops:modelVersion' not found for stack 'dev'")
-    print(open(value).read())
-elif args[:2] == ["config", "set"]:
-    open(value, "w").write(args[3])
-elif args[:2] == ["config", "rm"]:
-    os.remove(value)
-elif args[:1] == ["up"]:
-    sys.exit(int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0")))
-"""
-
-
-@pytest.fixture
-def world(tmp_path):
-    return build_world(tmp_path / "world")
-
-
-@pytest.fixture
-def pulumi(tmp_path, monkeypatch):
-    """The stand-in pulumi; returns a function listing the recorded calls."""
-    bin_dir, state = tmp_path / "bin", tmp_path / "pulumi-state"
-    bin_dir.mkdir()
-    state.mkdir()
-    exe = bin_dir / "pulumi"
-    exe.write_text(textwrap.dedent(FAKE_PULUMI).format(python=os.sys.executable))
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
-
-    def calls() -> list[list[str]]:
-        log = state / "calls.jsonl"
-        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-    calls.state = state
-    return calls
+from tests.delivery.release_world import MODEL
 
 
 def _promote(cli, world, *extra):
@@ -81,7 +31,7 @@ def test_promote_serves_the_champion_through_a_targeted_pulumi_up(world, pulumi,
     assert up[:4] == ["up", "--stack", "dev", "--yes"] and "--target-dependents" in up
     assert _targets(up) == serving_targets("dev")
     assert f"stack dev serves {MODEL}/{champion} (was champion)" in out
-    assert (pulumi.state / "modelVersion").read_text() == champion
+    assert pulumi.config(MODEL_VERSION_KEY) == champion
     assert ModelStore(world.store_uri).champion(MODEL)["version"] == champion  # unchanged
 
 
@@ -91,7 +41,7 @@ def test_rollback_to_an_older_version_moves_the_champion_back(world, pulumi, cli
     code, out, err = _promote(cli, world, "--version", old)
     assert code == 0, err
     assert "rollback on dev" in err
-    assert (pulumi.state / "modelVersion").read_text() == old
+    assert pulumi.config(MODEL_VERSION_KEY) == old
     pointer = ModelStore(world.store_uri).champion(MODEL)
     assert pointer["version"] == old and pointer["previous_version"] == world.version("run2")
     assert pointer["gate"]["passed"] is True
@@ -124,12 +74,12 @@ def test_an_unknown_version_is_a_usage_error(world, pulumi, cli):
 def test_a_failed_pulumi_up_restores_the_config_and_keeps_the_champion(
     world, pulumi, cli, monkeypatch
 ):
-    (pulumi.state / "modelVersion").write_text(world.version("run1"))
+    pulumi.preset(MODEL_VERSION_KEY, world.version("run1"))
     monkeypatch.setenv("FAKE_PULUMI_UP_EXIT", "1")
     code, _, err = _promote(cli, world)
     assert code == 1
     assert f"{MODEL_VERSION_KEY} is back to {world.version('run1')}" in err
-    assert (pulumi.state / "modelVersion").read_text() == world.version("run1")
+    assert pulumi.config(MODEL_VERSION_KEY) == world.version("run1")
     assert [c[:2] for c in pulumi()] == [["config", "get"], ["config", "set"], ["up", "--stack"],
                                          ["config", "set"]]  # fmt: skip
     assert ModelStore(world.store_uri).champion(MODEL)["version"] == world.version("run2")
@@ -140,7 +90,7 @@ def test_a_failed_first_promotion_removes_the_key_it_set(world, pulumi, cli, mon
     code, _, err = _promote(cli, world)
     assert code == 1 and "back to unset (champion)" in err
     assert pulumi()[-1] == ["config", "rm", MODEL_VERSION_KEY, "--stack", "dev"]
-    assert not (pulumi.state / "modelVersion").exists()
+    assert pulumi.config(MODEL_VERSION_KEY) is None
 
 
 def test_dry_run_checks_and_prints_without_calling_pulumi(world, pulumi, cli):
