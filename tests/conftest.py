@@ -6,7 +6,6 @@ are exercised end to end; only the far side (AWS) is replaced.
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 from collections.abc import Iterator
@@ -33,7 +32,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FRAUD_MLOPS_HOME", str(home))
     for var in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("USERNAME", os.environ.get("USERNAME", "tester"))
+    # One known user for Metaflow (it refuses to run without one), whoever runs the tests.
+    monkeypatch.setenv("USERNAME", "tester")
+    monkeypatch.setenv("METAFLOW_USER", "tester")
     return home
 
 
