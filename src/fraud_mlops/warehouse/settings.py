@@ -250,9 +250,9 @@ def load_private_key(
                 "is wrong."
             ) from None
         raise ConfigError(
-            f"{source}: not a PEM private key. Expected text starting with '-----BEGIN PRIVATE "
-            "KEY-----' or '-----BEGIN ENCRYPTED PRIVATE KEY-----' (openssl genrsa 2048 | "
-            "openssl pkcs8 -topk8)."
+            f"{source}: not a PEM private key. Expected a PKCS#8 PEM block ('BEGIN PRIVATE KEY' "
+            "or 'BEGIN ENCRYPTED PRIVATE KEY'), e.g. from "
+            "`openssl genrsa 2048 | openssl pkcs8 -topk8`."
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError(
