@@ -152,7 +152,7 @@ RUN_OVERVIEW = ViewSpec(
         "BASELINE_TEST_PR_AUC",
         "CHAMPION_TEST_PR_AUC",
         "TEST_THRESHOLD",
-        "IS_CHAMPION",
+        "PROMOTED",
         "MAX_PSI",
     ),
     select=(
@@ -165,7 +165,7 @@ RUN_OVERVIEW = ViewSpec(
         f"  {_metric('baseline', 'test', 'pr_auc')} AS BASELINE_TEST_PR_AUC,\n"
         f"  {_metric('champion', 'test', 'pr_auc')} AS CHAMPION_TEST_PR_AUC,\n"
         f"  {_metric('mlp', 'test', 'threshold')} AS TEST_THRESHOLD,\n"
-        "  MAX(CASE WHEN m.IS_CHAMPION THEN 1 ELSE 0 END) = 1 AS IS_CHAMPION,\n"
+        "  MAX(CASE WHEN m.IS_CHAMPION THEN 1 ELSE 0 END) = 1 AS PROMOTED,\n"
         "  MAX(d.MAX_PSI) AS MAX_PSI\n"
         "FROM MODEL_METRICS m\n"
         "LEFT JOIN (SELECT RUN_ID, MAX(PSI) AS MAX_PSI FROM FEATURE_DRIFT GROUP BY RUN_ID) d\n"
