@@ -32,6 +32,7 @@ from metaflow import (
     current,
     resources,
     retry,
+    secrets,
     step,
 )
 from metaflow.exception import MetaflowException
@@ -40,6 +41,10 @@ import fraud_mlops  # noqa: F401  (ships the library in the code package: METAFL
 from fraud_mlops.errors import FraudMlopsError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# On a stack with Snowflake, `flow deploy` compiles this into every step's environment; `end`
+# then fetches the sync user's private key from Secrets Manager (as SNOWFLAKE_PRIVATE_KEY).
+# Unset locally and in tests: no secret is fetched and the embedded warehouse is used.
+SNOWFLAKE_KEY_SECRET = os.environ.get("SNOWFLAKE_PRIVATE_KEY_SECRET_ARN", "")
 
 
 class InvalidInput(MetaflowException):
@@ -206,6 +211,7 @@ class FraudDetectionFlow(FlowSpec):
         )
         self.next(self.end)
 
+    @secrets(sources=[SNOWFLAKE_KEY_SECRET] if SNOWFLAKE_KEY_SECRET else [])
     @step
     def end(self):
         """Predictions, metrics, scoring summary and drift into the lakehouse."""

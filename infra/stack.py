@@ -151,8 +151,12 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     snowflake_env: Any = {}
     if warehouse is not None:
         sf = cfg.snowflake
+        key_secret = warehouse.private_key_secret
         snowflake_env = pulumi.Output.all(
-            user=warehouse.user.name, warehouse=warehouse.warehouse.name, role=warehouse.role.name
+            user=warehouse.user.name,
+            warehouse=warehouse.warehouse.name,
+            role=warehouse.role.name,
+            key_secret=key_secret.arn if key_secret else "",
         ).apply(
             lambda v: {
                 "SNOWFLAKE_ACCOUNT": f"{sf.organization}-{sf.account}",
@@ -161,6 +165,10 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 "SNOWFLAKE_DATABASE": sf.database,
                 "SNOWFLAKE_SCHEMA": sf.schema,
                 "SNOWFLAKE_ROLE": v["role"],
+                # Not the key: where the flow's @secrets finds it (SNOWFLAKE_PRIVATE_KEY).
+                **(
+                    {"SNOWFLAKE_PRIVATE_KEY_SECRET_ARN": v["key_secret"]} if v["key_secret"] else {}
+                ),
             }
         )
     flow_env = pulumi.Output.all(

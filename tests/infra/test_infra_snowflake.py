@@ -80,3 +80,5 @@ def test_sync_private_key_is_stored_as_a_secret_the_job_role_can_read(prod):
     assert env["SNOWFLAKE_ACCOUNT"] == "EXAMPLEORG-FRAUD_PROD"
     assert env["SNOWFLAKE_USER"] == "FRAUD_MLOPS_PROD_SYNC"
     assert "SNOWFLAKE_PRIVATE_KEY" not in env
+    # ... only where the flow's @secrets fetches it from, on the step that syncs
+    assert env["SNOWFLAKE_PRIVATE_KEY_SECRET_ARN"] == secret_arn
