@@ -139,8 +139,6 @@ def moto_aws(moto_server: str):
 
 @pytest.fixture(scope="module")
 def compiled(build, moto_aws, tmp_path_factory):
-    if not FLOW.is_file():
-        pytest.skip(f"the training flow is not there yet: {FLOW}")
     run = build("dev", awsRegion="us-east-1")
     create_stack_resources(run, moto_aws)
     home = tmp_path_factory.mktemp("mfhome")
