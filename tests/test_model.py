@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from fraud_mlops.artifact import embedding_dim
 from fraud_mlops.errors import ConfigError
-from fraud_mlops.model import FraudMLP, build_architecture, embedding_dim
+from fraud_mlops.model import FraudMLP, build_architecture
 
 
 def _arch(**kw):

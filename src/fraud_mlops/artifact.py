@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from fraud_mlops.drift import ReferenceProfile
-from fraud_mlops.errors import FraudMlopsError, ModelError
+from fraud_mlops.errors import ConfigError, FraudMlopsError, ModelError
 from fraud_mlops.preprocessing import Preprocessor, numeric_column, text_column
 from fraud_mlops.schema import ClaimsSchema, schema_from_dict
 
@@ -329,8 +329,51 @@ def fingerprint_columns(columns: Mapping[str, Any], names: Sequence[str]) -> str
 
 
 def embedding_dim(cardinality: int, cap: int = 16) -> int:
-    """A common rule of thumb for embedding width: ``1.6 * cardinality**0.56``, capped."""
+    """Embedding width that grows sub-linearly with the vocabulary (``1.6 * n**0.56``), capped."""
     return max(2, min(cap, round(1.6 * cardinality**0.56)))
+
+
+def architecture_dict(
+    numeric_dim: int,
+    cardinalities: Sequence[int],
+    hidden: Sequence[int],
+    dropout: float = 0.1,
+    embedding_dims: Sequence[int] | None = None,
+    norm_eps: float = 1e-5,
+) -> dict[str, Any]:
+    """The manifest's ``architecture`` dict (the contract the torch and numpy models share),
+    with every size checked. ``hidden`` may be empty: a linear model over the inputs."""
+    if numeric_dim < 0:
+        raise ConfigError(f"numeric_dim must be >= 0, got {numeric_dim}")
+    if any(int(h) < 1 for h in hidden):
+        raise ConfigError(f"hidden layer widths must be positive, got {list(hidden)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+    if any(int(c) < 1 for c in cardinalities):
+        raise ConfigError(f"every cardinality must be >= 1, got {list(cardinalities)}")
+    dims = (
+        [embedding_dim(int(c)) for c in cardinalities]
+        if embedding_dims is None
+        else [int(d) for d in embedding_dims]
+    )
+    if len(dims) != len(cardinalities):
+        raise ConfigError(
+            f"{len(dims)} embedding dims for {len(cardinalities)} categorical features: "
+            "give one per feature"
+        )
+    if numeric_dim + sum(dims) == 0:
+        raise ConfigError("the model has no inputs: declare numeric or categorical features")
+    return {
+        "type": ARCHITECTURE_TYPE,
+        "numeric_dim": int(numeric_dim),
+        "cardinalities": [int(c) for c in cardinalities],
+        "embedding_dims": dims,
+        "hidden": [int(h) for h in hidden],
+        "dropout": float(dropout),
+        "norm": "layernorm",
+        "norm_eps": float(norm_eps),
+        "activation": "relu",
+    }
 
 
 def build_architecture(
@@ -342,21 +385,14 @@ def build_architecture(
     norm_eps: float = 1e-5,
 ) -> dict[str, Any]:
     """The ``architecture`` dict of the manifest for a preprocessor's input shape."""
-    cards = preprocessor.cardinalities
-    dims = list(embedding_dims) if embedding_dims is not None else [embedding_dim(c) for c in cards]
-    if len(dims) != len(cards):
-        raise ModelError(f"{len(dims)} embedding_dims for {len(cards)} categorical features")
-    return {
-        "type": ARCHITECTURE_TYPE,
-        "numeric_dim": preprocessor.numeric_dim,
-        "cardinalities": cards,
-        "embedding_dims": [int(d) for d in dims],
-        "hidden": [int(h) for h in hidden],
-        "dropout": float(dropout),
-        "norm": "layernorm",
-        "norm_eps": float(norm_eps),
-        "activation": "relu",
-    }
+    return architecture_dict(
+        preprocessor.numeric_dim,
+        preprocessor.cardinalities,
+        hidden,
+        dropout,
+        embedding_dims,
+        norm_eps,
+    )
 
 
 def random_weights(architecture: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:

@@ -17,15 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from fraud_mlops.artifact import architecture_dict
 from fraud_mlops.errors import ConfigError
 
 NORM_EPS = 1e-5
-MAX_EMBEDDING_DIM = 16
-
-
-def embedding_dim(cardinality: int, max_dim: int = MAX_EMBEDDING_DIM) -> int:
-    """A size that grows sub-linearly with the vocabulary (fast.ai's rule of thumb), capped."""
-    return int(min(max_dim, max(2, round(1.6 * cardinality**0.56))))
 
 
 def build_architecture(
@@ -35,38 +30,12 @@ def build_architecture(
     dropout: float,
     embedding_dims: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Return the manifest's ``architecture`` dict, validating every size."""
-    if numeric_dim < 0:
-        raise ConfigError(f"numeric_dim must be >= 0, got {numeric_dim}")
-    if not hidden or any(int(h) < 1 for h in hidden):
-        raise ConfigError(f"hidden must list at least one positive layer width, got {list(hidden)}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-    if any(int(c) < 1 for c in cardinalities):
-        raise ConfigError(f"every cardinality must be >= 1, got {list(cardinalities)}")
-    dims = (
-        [embedding_dim(int(c)) for c in cardinalities]
-        if embedding_dims is None
-        else [int(d) for d in embedding_dims]
+    """The manifest's ``architecture`` dict for a model to train: at least one hidden layer."""
+    if not hidden:
+        raise ConfigError("hidden must list at least one positive layer width, got []")
+    return architecture_dict(
+        numeric_dim, cardinalities, hidden, dropout, embedding_dims, norm_eps=NORM_EPS
     )
-    if len(dims) != len(cardinalities):
-        raise ConfigError(
-            f"{len(dims)} embedding dims for {len(cardinalities)} categorical features: "
-            "give one per feature"
-        )
-    if numeric_dim + sum(dims) == 0:
-        raise ConfigError("the model has no inputs: declare numeric or categorical features")
-    return {
-        "type": "mlp_embeddings",
-        "numeric_dim": int(numeric_dim),
-        "cardinalities": [int(c) for c in cardinalities],
-        "embedding_dims": dims,
-        "hidden": [int(h) for h in hidden],
-        "dropout": float(dropout),
-        "norm": "layernorm",
-        "norm_eps": NORM_EPS,
-        "activation": "relu",
-    }
 
 
 class _Block(nn.Module):

@@ -173,7 +173,8 @@ def train_model(
     import torch
     from sklearn.metrics import average_precision_score
 
-    from fraud_mlops.model import FraudMLP, build_architecture, embedding_dim
+    from fraud_mlops.artifact import embedding_dim
+    from fraud_mlops.model import FraudMLP, build_architecture
 
     fail_once_if_requested()
     y_tr = _check_inputs(train, y_train, "train")
