@@ -40,3 +40,20 @@ def fraction(text: str) -> float:
 
 def default_run_id(prefix: str) -> str:
     return f"{prefix}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def stack_outputs_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--stack-outputs FILE``: a saved ``pulumi stack output --json``, for offline use."""
+    parser.add_argument(
+        "--stack-outputs",
+        metavar="FILE",
+        help="saved `pulumi stack output --json` instead of calling pulumi",
+    )
+
+
+def add_stack_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--stack NAME`` (whose outputs configure the command) and ``--stack-outputs FILE``."""
+    parser.add_argument(
+        "--stack", required=required, help="Pulumi stack whose outputs configure the command"
+    )
+    stack_outputs_arg(parser)

@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
-from fraud_mlops.cli._args import positive_int
+from fraud_mlops.cli._args import add_stack_args, positive_int
 from fraud_mlops.errors import ConfigError
 from fraud_mlops.progress import say
 
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run `python FLOW --with retry step-functions create` with the stack's "
         "METAFLOW_* outputs\nas environment variables.",
     )
-    _add_stack_args(deploy, required=True)
+    add_stack_args(deploy, required=True)
     deploy.add_argument("--flow-file", default=None, help="default flows/fraud_detection_flow.py")
     deploy.add_argument(
         "--only-json", action="store_true", help="print the state machine JSON; deploy nothing"
@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lakehouse), and on\nfailure the failed state, error and cause. Exit 1 if it failed, 3 "
         "on timeout.",
     )
-    _add_stack_args(trigger, required=False)
+    add_stack_args(trigger, required=False)
     trigger.add_argument("--state-machine-arn", help="skip the lookup by name")
     trigger.add_argument(
         "--param",
@@ -134,7 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     db_sub = db.add_subparsers(dest="databricks_command", metavar="<action>", required=True)
     run = db_sub.add_parser("run", help="start the job; with --wait, follow it to the end")
-    _add_stack_args(run, required=False)
+    add_stack_args(run, required=False)
     run.add_argument("--job-id", type=positive_int, help="job to run (default: the stack's)")
     run.add_argument(
         "--param",
@@ -184,17 +184,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--link", action="append", default=[], metavar="[LABEL=]URL", help="link (repeatable)"
     )
     notify.set_defaults(func=_notify)
-
-
-def _add_stack_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument(
-        "--stack", required=required, help="Pulumi stack whose outputs configure the command"
-    )
-    parser.add_argument(
-        "--stack-outputs",
-        metavar="FILE",
-        help="saved `pulumi stack output --json` instead of calling pulumi",
-    )
 
 
 def _outputs(args: argparse.Namespace) -> StackOutputs | None:

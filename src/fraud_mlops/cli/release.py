@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from fraud_mlops.cli._args import add_stack_args, stack_outputs_arg
 from fraud_mlops.progress import say
 
 EXIT_FAILED = 1
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  fraud-mlops gate --stack dev --run-id sfn-jenkins-dev-42",
     )
     gate.add_argument("--run-id", required=True, help="the training run (sfn-<name> on AWS)")
-    _stack_args(gate)
+    add_stack_args(gate)
     gate.set_defaults(func=_gate)
 
     promote = sub.add_parser(
@@ -52,11 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="serve it locally instead: the local store's champion, which `fraud-mlops serve` uses",
     )
-    promote.add_argument(
-        "--stack-outputs",
-        metavar="FILE",
-        help="saved `pulumi stack output --json` instead of calling pulumi",
-    )
+    stack_outputs_arg(promote)
     promote.add_argument("--version", help="version to serve (default: the current champion)")
     promote.add_argument(
         "--dry-run", action="store_true", help="check the version and print the commands only"
@@ -77,24 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  fraud-mlops deploy --stack dev --target k8s --dry-run\n"
         "  fraud-mlops deploy --stack prod --target sagemaker --version 20250101T000000Z-sfn-7",
     )
-    _stack_args(deploy, required=True)
+    add_stack_args(deploy, required=True)
     deploy.add_argument("--target", required=True, choices=("lambda", "sagemaker", "k8s"))
     deploy.add_argument("--version", help="also serve this model version (checked like promote)")
     deploy.add_argument(
         "--dry-run", action="store_true", help="read the config and print the commands only"
     )
     deploy.set_defaults(func=_deploy)
-
-
-def _stack_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
-    parser.add_argument(
-        "--stack", required=required, help="Pulumi stack whose outputs locate the store"
-    )
-    parser.add_argument(
-        "--stack-outputs",
-        metavar="FILE",
-        help="saved `pulumi stack output --json` instead of calling pulumi",
-    )
 
 
 def _gate(args: argparse.Namespace) -> int:
