@@ -87,3 +87,21 @@ def test_bad_inputs():
         evaluate_scores(np.zeros(5), np.ones(5), CostModel(), 0.5)
     with pytest.raises(FraudMlopsError, match="NaN"):
         evaluate_scores(Y, np.where(S > 0.5, np.nan, S), CostModel(), 0.5)
+
+
+def test_platt_scaling_fixes_inflated_probabilities_without_reordering() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    from fraud_mlops.evaluate import apply_platt, fit_platt
+
+    rng = np.random.default_rng(3)
+    true_p = rng.beta(0.5, 12, 20_000)  # rare events, like fraud
+    y = (rng.random(true_p.size) < true_p).astype(int)
+    inflated = 1 / (1 + np.exp(-(np.log(true_p / (1 - true_p)) + 2.0)))  # as pos_weight does
+    calibration = fit_platt(y[:10_000], inflated[:10_000])
+    fixed = apply_platt(inflated[10_000:], calibration)
+    assert calibration[0] > 0
+    assert brier_score_loss(y[10_000:], fixed) < brier_score_loss(y[10_000:], inflated[10_000:])
+    assert abs(fixed.mean() - y[10_000:].mean()) < 0.01
+    order = np.argsort(inflated[10_000:])
+    assert np.all(np.diff(fixed[order]) >= -1e-12)  # monotonic: the ranking is unchanged

@@ -33,7 +33,9 @@ def data():
     return SimpleNamespace(schema=schema, claims=claims, pre=fit_preprocessing(claims, schema))
 
 
-def _artifact(tmp_path, data, hidden=(16, 8), weights=None, threshold=0.5, arch=None):
+def _artifact(
+    tmp_path, data, hidden=(16, 8), weights=None, threshold=0.5, arch=None, calibration=None
+):
     arch = arch or build_architecture(data.pre, hidden=hidden)
     path = export_artifact(
         tmp_path / "model",
@@ -47,6 +49,7 @@ def _artifact(tmp_path, data, hidden=(16, 8), weights=None, threshold=0.5, arch=
         metrics={},
         data_fingerprint=fingerprint_columns(data.claims, data.schema.feature_names),
         code_version="test",
+        calibration=calibration,
     )
     return load_artifact(path)
 
@@ -256,3 +259,23 @@ def test_real_claims_fraud_oracle(tmp_path, fraud_oracle_path):
 def test_an_empty_batch_scores_to_nothing(tmp_path, data):
     result = Scorer(_artifact(tmp_path, data)).score({c: [] for c in data.schema.feature_names})
     assert len(result) == 0 and result.reasons == [] and result.unknown == []
+
+
+def test_calibration_from_the_manifest_maps_the_logit_and_keeps_the_ranking(tmp_path, data):
+    claims = data.claims.head(300)
+    plain = Scorer(_artifact(tmp_path / "plain", data)).score(claims)
+    scorer = Scorer(_artifact(tmp_path / "cal", data, calibration=(0.5, -2.0)))
+    calibrated = scorer.score(claims)
+    logit = np.log(plain.probability) - np.log1p(-plain.probability)
+    expected = 1.0 / (1.0 + np.exp(-(0.5 * logit - 2.0)))
+    np.testing.assert_allclose(calibrated.probability, expected, atol=1e-6)
+    assert (np.argsort(calibrated.probability) == np.argsort(plain.probability)).all()
+    # reasons are contributions to the served (calibrated) logit: the same features, half the size
+    for before, after in zip(plain.reasons[:20], calibrated.reasons[:20], strict=True):
+        assert [f for f, _ in before] == [f for f, _ in after]
+        np.testing.assert_allclose([v for _, v in after], [v / 2 for _, v in before], atol=2e-6)
+
+
+def test_a_calibration_that_would_reverse_the_ranking_is_refused(tmp_path, data):
+    with pytest.raises(ModelError, match="slope must be finite and > 0"):
+        _artifact(tmp_path, data, calibration=(-1.0, 0.0))

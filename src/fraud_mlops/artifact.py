@@ -73,6 +73,12 @@ class ModelArtifact:
     def metrics(self) -> dict[str, Any]:
         return self.manifest["metrics"]
 
+    @property
+    def calibration(self) -> tuple[float, float]:
+        """Platt scaling ``(slope, intercept)`` applied to the logit; identity when absent."""
+        cal = self.manifest.get("calibration") or {}
+        return float(cal.get("slope", 1.0)), float(cal.get("intercept", 0.0))
+
 
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
@@ -97,6 +103,7 @@ def export_artifact(
     code_version: str,
     reference: ReferenceProfile | None = None,
     params: dict[str, Any] | None = None,
+    calibration: tuple[float, float] | None = None,
 ) -> Path:
     """Write an artifact to ``directory`` (which must not exist yet, or be empty) atomically.
 
@@ -127,6 +134,7 @@ def export_artifact(
         "threshold": float(threshold),
         "metrics": metrics,
         "params": params or {},
+        "calibration": _calibration_entry(calibration),
         "data_fingerprint": data_fingerprint,
         "code_version": code_version,
     }
@@ -326,6 +334,17 @@ def fingerprint_columns(columns: Mapping[str, Any], names: Sequence[str]) -> str
             )
         digest.update(b"\x1d")
     return digest.hexdigest()
+
+
+def _calibration_entry(calibration: tuple[float, float] | None) -> dict[str, Any] | None:
+    if calibration is None:
+        return None
+    slope, intercept = (float(v) for v in calibration)
+    if not (np.isfinite(slope) and np.isfinite(intercept)) or slope <= 0:
+        raise ModelError(
+            f"calibration slope must be finite and > 0 (it keeps the ranking), got {slope}"
+        )
+    return {"method": "platt", "slope": slope, "intercept": intercept}
 
 
 def embedding_dim(cardinality: int, cap: int = 16) -> int:

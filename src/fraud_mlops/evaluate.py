@@ -158,3 +158,30 @@ def evaluate_model(
         "validation": evaluate_scores(y_validation, validation_scores, cost, threshold),
         "test": evaluate_scores(y_test, test_scores, cost, threshold),
     }
+
+
+def fit_platt(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Platt scaling fitted on validation: ``p = sigmoid(slope * logit(score) + intercept)``.
+
+    Class weighting (``pos_weight``) makes the MLP's raw probabilities too high; this maps them
+    back to observed fraud rates without changing the ranking (the slope is kept positive).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    y, scores = _check(y, scores)
+    logit = _logit(scores).reshape(-1, 1)
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(logit, y)
+    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
+    if not slope > 0:  # a model no better than chance on validation: leave it as it is
+        return 1.0, 0.0
+    return slope, intercept
+
+
+def apply_platt(scores: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    slope, intercept = calibration
+    return 1.0 / (1.0 + np.exp(-(slope * _logit(np.asarray(scores, dtype=np.float64)) + intercept)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)

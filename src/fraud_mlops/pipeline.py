@@ -240,11 +240,14 @@ def evaluate_run(
     MLP and baseline thresholds are chosen on validation by expected cost; the champion keeps
     the threshold recorded in its manifest.
     """
-    from fraud_mlops.evaluate import evaluate_model, evaluate_scores
+    from fraud_mlops.evaluate import apply_platt, evaluate_model, evaluate_scores, fit_platt
     from fraud_mlops.train import predict
 
     y = data.labels
-    mlp = {s: predict(best, data.features[s]) for s in SPLITS}
+    raw = {s: predict(best, data.features[s]) for s in SPLITS}
+    # Calibrated on validation (never test), then shipped in the manifest and applied by the scorer.
+    calibration = fit_platt(y["validation"], raw["validation"])
+    mlp = {s: apply_platt(raw[s], calibration) for s in SPLITS}
     metrics = {
         "mlp": evaluate_model(y["validation"], mlp["validation"], y["test"], mlp["test"], cost),
         "baseline": evaluate_model(
@@ -263,6 +266,7 @@ def evaluate_run(
         "champion": champion,
         "metrics": metrics,
         "threshold": metrics["mlp"]["validation"]["threshold"],
+        "calibration": calibration,
     }
 
 
@@ -378,6 +382,7 @@ def _export_check_publish(
         code_version=code_version(),
         reference=data.reference,
         params={**best.config.to_params(), "best_epoch": best.best_epoch},
+        calibration=evaluation["calibration"],
     )
     # What gets served is the numpy forward pass: refuse to publish if it disagrees with torch.
     served = Scorer(load_artifact(staging)).score(data.frames["test"]).probability

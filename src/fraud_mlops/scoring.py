@@ -80,6 +80,7 @@ class Scorer:
         self.preprocessor = pre
         self.threshold = artifact.threshold
         self.model_version = artifact.version
+        self.slope, self.intercept = artifact.calibration
         self.top_reasons = top_reasons
         self._blas = _blas_controller() if single_thread_blas else None
         self.eps = dt(arch.get("norm_eps", 1e-5))
@@ -250,14 +251,17 @@ class Scorer:
         """Score a batch of raw claims (a DataFrame or a dict of column lists/arrays)."""
         batch = self.preprocessor.transform(columns)
         logits, contrib = self.contributions(batch)
-        probability = 1.0 / (1.0 + np.exp(-logits))
+        # Platt scaling from the manifest (identity for uncalibrated models): probabilities
+        # investigators can read as rates; a positive slope keeps the ranking and the reasons.
+        probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
         n = probability.shape[0]
         top = min(self.top_reasons, self.features.size)
         if top:
             idx = np.argsort(-contrib, axis=1)[:, :top]  # exact ties are vanishingly rare
             names = self.features[idx.ravel()].tolist()
             picked = contrib[np.arange(n).repeat(top), idx.ravel()]
-            values = np.round(picked.astype(np.float64), 6).tolist()  # no float32 noise in JSON
+            # in units of the served (calibrated) logit; no float32 noise in the JSON
+            values = np.round(picked.astype(np.float64) * self.slope, 6).tolist()
             pairs = list(zip(names, values, strict=True))  # one flat zip, then cheap slices
             reasons = [pairs[i : i + top] for i in range(0, n * top, top)]
         else:
