@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from fraud_mlops.lakehouse import DRIFT, METRICS, PREDICTIONS, SCORING_SUMMARY, Lakehouse
+from fraud_mlops.warehouse import specs
 
 if TYPE_CHECKING:
     from fraud_mlops.drift import FeatureDrift
@@ -25,42 +26,28 @@ if TYPE_CHECKING:
 TS = pa.timestamp("us", tz="UTC")
 ALL = "__all__"
 
-METRICS_SCHEMA = pa.schema(
-    [
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("model_kind", pa.string()),
-        ("split", pa.string()),
-        ("metric", pa.string()),
-        ("value", pa.float64()),
-        ("created_at", TS),
-        ("params_json", pa.string()),
-        ("is_champion", pa.bool_()),
-    ]
-)
-SCORING_SUMMARY_SCHEMA = pa.schema(
-    [
-        ("model_version", pa.string()),
-        ("split", pa.string()),
-        ("segment_column", pa.string()),
-        ("segment_value", pa.string()),
-        ("claims", pa.int64()),
-        ("flagged", pa.int64()),
-        ("mean_score", pa.float64()),
-        ("observed_fraud_rate", pa.float64()),
-        ("created_at", TS),
-    ]
-)
-DRIFT_SCHEMA = pa.schema(
-    [
-        ("feature", pa.string()),
-        ("kind", pa.string()),
-        ("psi", pa.float64()),
-        ("ks", pa.float64()),
-        ("reference_version", pa.string()),
-        ("created_at", TS),
-    ]
-)
+# The run's tables are declared once, in the warehouse specs; the lakehouse files carry the same
+# columns under their lakehouse names (the run id is the partition, not a column of the file).
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "FLOAT": pa.float64(),
+    "NUMBER(38,0)": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP_TZ": TS,
+    "VARIANT": pa.string(),  # JSON text in the lakehouse
+}
+
+
+def lakehouse_schema(table: specs.TableSpec) -> pa.Schema:
+    """The Parquet schema of a run output, derived from its warehouse table spec."""
+    return pa.schema(
+        [(c.source_column, _ARROW_TYPES[c.type]) for c in table.columns if c.name != "RUN_ID"]
+    )
+
+
+METRICS_SCHEMA = lakehouse_schema(specs.MODEL_METRICS)
+SCORING_SUMMARY_SCHEMA = lakehouse_schema(specs.SCORING_SUMMARY)
+DRIFT_SCHEMA = lakehouse_schema(specs.FEATURE_DRIFT)
 PREDICTION_BASE = [
     ("id", pa.string()),
     ("event_time", TS),
