@@ -28,6 +28,7 @@ from metaflow import (
     FlowSpec,
     IncludeFile,
     Parameter,
+    batch,
     card,
     current,
     resources,
@@ -45,6 +46,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # then fetches the sync user's private key from Secrets Manager (as SNOWFLAKE_PRIVATE_KEY).
 # Unset locally and in tests: no secret is fetched and the embedded warehouse is used.
 SNOWFLAKE_KEY_SECRET = os.environ.get("SNOWFLAKE_PRIVATE_KEY_SECRET_ARN", "")
+# Also from the stack: the Spot-first Batch queue for search trials (other steps use the
+# on-demand default queue). Unset locally, where trials stay local processes.
+SEARCH_QUEUE = os.environ.get("FRAUD_MLOPS_SEARCH_QUEUE", "")
+
+
+def on_search_queue(step_function):
+    """Send a step to the stack's search queue when deployed; a no-op everywhere else."""
+    return batch(queue=SEARCH_QUEUE)(step_function) if SEARCH_QUEUE else step_function
 
 
 class InvalidInput(MetaflowException):
@@ -136,6 +145,7 @@ class FraudDetectionFlow(FlowSpec):
 
     @retry(times=2, minutes_between_retries=0)
     @resources(cpu=1, memory=4096)
+    @on_search_queue
     @step
     def train_trial(self):
         """One hyperparameter trial with one torch thread."""

@@ -30,7 +30,16 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own embedded state, so no test sees another's lakehouse or models."""
     home = tmp_path / "home"
     monkeypatch.setenv("FRAUD_MLOPS_HOME", str(home))
-    for var in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
+    # Nothing from a developer's shell may point a test at a cloud: locations, the Snowflake
+    # account (unset = the embedded warehouse) and the stack settings the flow reads at import.
+    for var in (
+        "LAKEHOUSE_URI",
+        "MODEL_STORE_URI",
+        "MODEL_NAME",
+        "SNOWFLAKE_ACCOUNT",
+        "FRAUD_MLOPS_SEARCH_QUEUE",
+        "SNOWFLAKE_PRIVATE_KEY_SECRET_ARN",
+    ):
         monkeypatch.delenv(var, raising=False)
     # One known user for Metaflow (it refuses to run without one), whoever runs the tests.
     monkeypatch.setenv("USERNAME", "tester")

@@ -75,12 +75,13 @@ def create_stack_resources(run: MockRun, endpoint: str) -> None:
             "instanceRole": profile["Arn"],
         },
     )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName=mf["METAFLOW_BATCH_JOB_QUEUE"],
-        state="ENABLED",
-        priority=10,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
+    for queue in (mf["METAFLOW_BATCH_JOB_QUEUE"], run.outputs["job_queues"]["search"]):
+        batch.create_job_queue(
+            jobQueueName=queue,
+            state="ENABLED",
+            priority=10,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+        )
     boto3.client("dynamodb", endpoint_url=endpoint).create_table(
         TableName=mf["METAFLOW_SFN_DYNAMO_DB_TABLE"],
         KeySchema=[{"AttributeName": "pathspec", "KeyType": "HASH"}],
@@ -90,10 +91,17 @@ def create_stack_resources(run: MockRun, endpoint: str) -> None:
 
 
 def step_functions(
-    args: list[str], mf: dict, endpoint: str, home: Path, options: list[str] = ()
+    args: list[str],
+    mf: dict,
+    endpoint: str,
+    home: Path,
+    options: list[str] = (),
+    flow_env: dict | None = None,
 ) -> str:
-    """Run the flow's ``step-functions`` command with ONLY the stack's Metaflow settings."""
+    """Run the flow's ``step-functions`` command with ONLY the stack's Metaflow settings (and,
+    like ``fraud-mlops flow deploy``, the stack's flow environment)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("METAFLOW_")}
+    env.update(flow_env or {})
     env.update(mf)
     env.update(
         USERNAME="tester",
@@ -147,7 +155,12 @@ def compiled(build, moto_aws, tmp_path_factory):
     deploy = deploy_command(FLOW, step_environment=run.outputs["flow_environment"])
     options = deploy[2 : deploy.index("step-functions")]
     out = step_functions(
-        ["create", "--only-json"], run.outputs["metaflow_config"], moto_aws, home, options
+        ["create", "--only-json"],
+        run.outputs["metaflow_config"],
+        moto_aws,
+        home,
+        options,
+        flow_env=run.outputs["flow_environment"],
     )
     return run, json.loads(out), home
 
@@ -186,10 +199,17 @@ def test_flow_compiles_onto_the_stack_queue_roles_and_image(compiled, moto_aws):
     for name, state in batch_states.items():
         assert state["Resource"] == "arn:aws:states:::batch:submitJob.sync", name
         params = state["Parameters"]
-        assert params["JobQueue"] == mf["METAFLOW_BATCH_JOB_QUEUE"], name
+        # Search trials go to the Spot-first search queue; every other step to the default one.
+        queue = (
+            run.outputs["job_queues"]["search"]
+            if name == "train_trial"
+            else mf["METAFLOW_BATCH_JOB_QUEUE"]
+        )
+        assert params["JobQueue"] == queue, name
         command = " ".join(params["ContainerOverrides"]["Command"])
-        assert f"iam_role={mf['METAFLOW_ECS_S3_ACCESS_IAM_ROLE']}" in command, name
-        assert f"image={mf['METAFLOW_BATCH_CONTAINER_IMAGE']}" in command, name
+        if name != "train_trial":  # its @batch is in the flow: role and image, see below
+            assert f"iam_role={mf['METAFLOW_ECS_S3_ACCESS_IAM_ROLE']}" in command, name
+            assert f"image={mf['METAFLOW_BATCH_CONTAINER_IMAGE']}" in command, name
         assert f"--datastore-root={mf['METAFLOW_DATASTORE_SYSROOT_S3']}" in command, name
         job_definitions.add(params["JobDefinition"])
 
@@ -222,7 +242,7 @@ def test_search_fans_out_through_a_map_reading_cardinality_from_the_table(compil
     (map_name, map_state) = next(iter(maps.items()))
     inner = (map_state.get("Iterator") or map_state.get("ItemProcessor"))["States"]
     assert "train_trial" in inner
-    assert inner["train_trial"]["Parameters"]["JobQueue"] == mf["METAFLOW_BATCH_JOB_QUEUE"]
+    assert inner["train_trial"]["Parameters"]["JobQueue"] == run.outputs["job_queues"]["search"]
     # The state before the Map reads the foreach cardinality from the stack's DynamoDB table.
     readers = [
         s
