@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from infra import policies
 from infra.config import ComputeConfig
-from infra.naming import child, policy_json, type_token
+from infra.naming import child, policy_json, service_role, type_token
 
 # AWS-managed policy every EC2 container instance needs to join its ECS cluster.
 _ECS_INSTANCE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
@@ -79,7 +79,7 @@ class Compute(pulumi.ComponentResource):
         )
         self.image = pulumi.Output.concat(self.repository.repository_url, ":", cfg.image_tag)
 
-        self.job_role = _role(f"{name}-job", "ecs-tasks.amazonaws.com", args.tags, opts_)
+        self.job_role = service_role(f"{name}-job", "ecs-tasks.amazonaws.com", args.tags, opts_)
         aws.iam.RolePolicy(
             f"{name}-job",
             role=self.job_role.id,
@@ -94,7 +94,7 @@ class Compute(pulumi.ComponentResource):
         log_group_arn = pulumi.Output.format(
             "arn:aws:logs:{0}:{1}:log-group:{2}", args.region, args.account_id, BATCH_LOG_GROUP
         )
-        self.execution_role = _role(
+        self.execution_role = service_role(
             f"{name}-execution", "ecs-tasks.amazonaws.com", args.tags, opts_
         )
         aws.iam.RolePolicy(
@@ -106,7 +106,7 @@ class Compute(pulumi.ComponentResource):
 
         instance_profile = None
         if cfg.compute_type != "fargate":
-            instance_role = _role(f"{name}-instance", "ec2.amazonaws.com", args.tags, opts_)
+            instance_role = service_role(f"{name}-instance", "ec2.amazonaws.com", args.tags, opts_)
             aws.iam.RolePolicyAttachment(
                 f"{name}-instance",
                 role=instance_role.name,
@@ -199,17 +199,6 @@ class Compute(pulumi.ComponentResource):
             filters=[{"name": "vpc-id", "values": [vpc.id]}], opts=invoke
         )
         return vpc.id, subnets.ids
-
-
-def _role(
-    name: str, service: str, tags: dict[str, str], opts: pulumi.ResourceOptions
-) -> aws.iam.Role:
-    return aws.iam.Role(
-        name,
-        assume_role_policy=json.dumps(policies.assume_role(service)),
-        tags=tags,
-        opts=opts,
-    )
 
 
 def ecr_lifecycle(keep: int) -> dict:

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+
+from infra import policies
 
 # Component type tokens: <package>:<cloud>:<Component>.
 TOKEN = "fraud"
@@ -26,3 +29,15 @@ def child(
 def policy_json(build: Callable[..., dict], *args: Any) -> pulumi.Output[str]:
     """Render a pure policy function of (possibly unresolved) ARNs to a JSON string Output."""
     return pulumi.Output.all(*args).apply(lambda values: json.dumps(build(*values), indent=1))
+
+
+def service_role(
+    name: str, service: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> aws.iam.Role:
+    """An IAM role that only ``service`` (e.g. ``lambda.amazonaws.com``) may assume."""
+    return aws.iam.Role(
+        name,
+        assume_role_policy=json.dumps(policies.assume_role(service)),
+        tags=tags,
+        opts=opts,
+    )

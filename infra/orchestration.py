@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import policies
-from infra.naming import child, policy_json, type_token
+from infra.naming import child, policy_json, service_role, type_token
 
 
 @dataclass(frozen=True)
@@ -83,12 +82,7 @@ class Orchestration(pulumi.ComponentResource):
             args.account_id,
             policies.SFN_BATCH_EVENTS_RULE,
         )
-        self.sfn_role = aws.iam.Role(
-            f"{name}-sfn",
-            assume_role_policy=json.dumps(policies.assume_role("states.amazonaws.com")),
-            tags=args.tags,
-            opts=opts_,
-        )
+        self.sfn_role = service_role(f"{name}-sfn", "states.amazonaws.com", args.tags, opts_)
         aws.iam.RolePolicy(
             f"{name}-sfn",
             role=self.sfn_role.id,
@@ -102,12 +96,7 @@ class Orchestration(pulumi.ComponentResource):
             ),
             opts=opts_,
         )
-        self.events_role = aws.iam.Role(
-            f"{name}-events",
-            assume_role_policy=json.dumps(policies.assume_role("events.amazonaws.com")),
-            tags=args.tags,
-            opts=opts_,
-        )
+        self.events_role = service_role(f"{name}-events", "events.amazonaws.com", args.tags, opts_)
         aws.iam.RolePolicy(
             f"{name}-events",
             role=self.events_role.id,

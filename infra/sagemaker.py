@@ -11,7 +11,6 @@ and write only the endpoint's log groups.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -19,7 +18,7 @@ import pulumi_aws as aws
 
 from infra import policies
 from infra.config import SageMakerConfig
-from infra.naming import child, policy_json, type_token
+from infra.naming import child, policy_json, service_role, type_token
 
 # SageMaker names each endpoint's log group /aws/sagemaker/Endpoints/<endpoint name>.
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -104,12 +103,7 @@ class SageMakerServing(pulumi.ComponentResource):
         opts_ = child(self, provider)
         cfg = args.config
         endpoint_name = f"{args.prefix}-score"
-        self.role = aws.iam.Role(
-            f"{name}-sagemaker",
-            assume_role_policy=json.dumps(policies.assume_role("sagemaker.amazonaws.com")),
-            tags=args.tags,
-            opts=opts_,
-        )
+        self.role = service_role(f"{name}-sagemaker", "sagemaker.amazonaws.com", args.tags, opts_)
         role_policy = aws.iam.RolePolicy(
             f"{name}-sagemaker",
             role=self.role.id,

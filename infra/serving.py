@@ -7,7 +7,6 @@ role can read only ``<models bucket>/<model name>/*`` and write its own log grou
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pulumi_aws as aws
 from fraud_mlops.errors import ConfigError
 from infra import policies
 from infra.config import ServingConfig
-from infra.naming import child, policy_json, type_token
+from infra.naming import child, policy_json, service_role, type_token
 
 HANDLER = "lambda_api.app.handler"
 RUNTIME = "python3.12"
@@ -75,12 +74,7 @@ class Serving(pulumi.ComponentResource):
             tags=args.tags,
             opts=opts_,
         )
-        self.role = aws.iam.Role(
-            f"{name}-score",
-            assume_role_policy=json.dumps(policies.assume_role("lambda.amazonaws.com")),
-            tags=args.tags,
-            opts=opts_,
-        )
+        self.role = service_role(f"{name}-score", "lambda.amazonaws.com", args.tags, opts_)
         role_policy = aws.iam.RolePolicy(
             f"{name}-score",
             role=self.role.id,
