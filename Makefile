@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format bench clean pipeline-local
+.PHONY: help setup demo test lint format bench clean pipeline-local azurite
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,12 +27,27 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-setup: $(STAMP) ## create .venv and install the pinned dependencies
+# Azurite (the Azure Storage emulator) for the ADLS lakehouse tests: the pinned npm package in
+# tools/azurite, never a global install. Without npm the note below is printed and those tests
+# skip, saying that Node.js is missing.
+AZURITE_DIR := tools/azurite
+AZURITE_STAMP := $(AZURITE_DIR)/node_modules/.installed-stamp
+$(AZURITE_STAMP): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(AZURITE_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error \
+		&& touch $@; \
+	else \
+		echo "note: npm not found: the Azure (Azurite) lakehouse tests will be skipped; install Node.js >= 18 to run them"; \
+	fi
+
+azurite: $(AZURITE_STAMP) ## install the Azure Storage emulator (pinned, into tools/azurite)
+
+setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependencies (and Azurite)
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
 	$(PY) scripts/demo.py
 
-test: $(STAMP) ## run the whole test suite
+test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff
@@ -54,7 +69,7 @@ clean: ## remove local state (keeps .venv)
 STACK ?= dev
 JUNIT_XML ?= build/reports/junit.xml
 
-test-junit: $(STAMP) ## the whole test suite, writing a JUnit report for CI (build/reports/junit.xml)
+test-junit: $(STAMP) $(AZURITE_STAMP) ## the whole test suite, writing a JUnit report for CI (build/reports/junit.xml)
 	@mkdir -p $(dir $(JUNIT_XML))
 	$(PY) -m pytest -q --junitxml=$(JUNIT_XML)
 
