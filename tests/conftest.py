@@ -1,7 +1,8 @@
-"""Shared fixtures: fixed seeds, an isolated FRAUD_MLOPS_HOME, and a real moto server.
+"""Shared fixtures: fixed seeds, an isolated FRAUD_MLOPS_HOME, a real moto server and Azurite.
 
 The moto server speaks the real AWS wire protocol on 127.0.0.1, so boto3 and pyarrow's S3 client
-are exercised end to end; only the far side (AWS) is replaced.
+are exercised end to end; only the far side (AWS) is replaced. Azurite does the same for Azure
+Blob storage (tests/support/azurite.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "SNOWFLAKE_ACCOUNT",
         "FRAUD_MLOPS_SEARCH_QUEUE",
         "SNOWFLAKE_PRIVATE_KEY_SECRET_ARN",
+        "AZURE_STORAGE_ENDPOINT",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "LAKEHOUSE_ADLS_NAMESPACE",
     ):
         monkeypatch.delenv(var, raising=False)
     # One known user for Metaflow (it refuses to run without one), whoever runs the tests.
@@ -92,6 +97,32 @@ def s3_bucket(aws_env: str) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=aws_env).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Azurite's blob service on 127.0.0.1 for the whole session (skipped only without Node)."""
+    from tests.support.azurite import missing_reason, running_azurite
+
+    if reason := missing_reason():
+        pytest.skip(reason)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
+@pytest.fixture
+def adls_root(azurite, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty container on Azurite, with the environment pointed at it: its abfss:// URI."""
+    import uuid
+
+    from fraud_mlops.lakehouse import resolve_filesystem
+
+    for name, value in azurite.env().items():
+        monkeypatch.setenv(name, value)
+    root = azurite.abfss(f"test-{uuid.uuid4().hex[:12]}")
+    fs, container = resolve_filesystem(root)
+    fs.create_dir(container)
+    return root
 
 
 @pytest.fixture

@@ -1,15 +1,18 @@
 """Parquet datasets on a local folder, S3 or ADLS Gen2, partitioned by run.
 
-Layout under the lakehouse root (see docs/architecture.md)::
+Layout under the lakehouse root (see docs/lakehouse.md)::
 
     raw/claims/run_id=<run>/part-0.parquet
     predictions/run_id=<run>/part-0.parquet
     metrics/run_id=<run>/part-0.parquet
 
-A partition is one Parquet file. It is written to ``<dataset>/_staging/`` first and then moved
-into place; a rename on a local disk and a copy on S3/ADLS both replace the object whole, so
-readers see the old partition or the new one, never half of one, and writing a run id again
-replaces its partition instead of adding rows. Readers skip ``_``-prefixed folders.
+A partition is one Parquet file. It is written whole to ``<dataset>/_staging/`` first and then
+published onto its final name in one step: a rename on a local disk and on ADLS Gen2 with a
+hierarchical namespace, a server-side copy on S3 and on flat-namespace Azure storage (see
+:mod:`fraud_mlops.adls`). Readers see the old partition or the new one, never half of one, a
+failed write leaves the old one as it was, and writing a run id again replaces its partition
+instead of adding rows. Readers skip ``_``-prefixed names, and a run exists once its partition
+file does.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from fraud_mlops import adls
 from fraud_mlops.errors import LakehouseError
 
 if TYPE_CHECKING:
@@ -61,45 +65,16 @@ def resolve_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
             kwargs["scheme"] = ep.scheme or "https"
         return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}".rstrip("/")
     if uri.startswith(("abfss://", "abfs://")):
-        return _azure_filesystem(uri)
+        return adls.azure_filesystem(uri)
     if uri.startswith("file://"):
         uri = urlparse(uri).path
     return pafs.LocalFileSystem(), os.path.abspath(uri)
 
 
-def _azure_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """ADLS Gen2: ``abfss://<container>@<account>.dfs.core.windows.net/<path>``.
-
-    Credentials: ``AZURE_STORAGE_ACCOUNT_KEY`` or ``AZURE_STORAGE_SAS_TOKEN`` if set, otherwise
-    Azure's DefaultAzureCredential chain (managed identity, ``az login``, service principal env).
-    """
-    parsed = urlparse(uri)
-    container, _, host = parsed.netloc.partition("@")
-    account, _, authority = host.partition(".")
-    if not container or not account or not authority.startswith("dfs."):
-        raise LakehouseError(
-            f"{uri!r} is not an ADLS Gen2 URI: use "
-            "abfss://<container>@<account>.dfs.core.windows.net/<path>"
-        )
-    kwargs: dict = {"account_name": account}
-    if key := os.environ.get("AZURE_STORAGE_ACCOUNT_KEY"):
-        kwargs["account_key"] = key
-    elif sas := os.environ.get("AZURE_STORAGE_SAS_TOKEN"):
-        kwargs["sas_token"] = sas
-    if authority != "dfs.core.windows.net":  # sovereign clouds, emulators
-        kwargs["dfs_storage_authority"] = authority
-        kwargs["blob_storage_authority"] = authority.replace("dfs.", "blob.", 1)
-    try:
-        fs = pafs.AzureFileSystem(**kwargs)
-    except (pa.ArrowException, ValueError) as exc:
-        raise LakehouseError(f"cannot open {uri!r}: {exc}") from None
-    return fs, f"{container}{parsed.path}".rstrip("/")
-
-
 def _fail(action: str, target: str, exc: Exception) -> LakehouseError:
     return LakehouseError(
-        f"could not {action} {target}: {exc}. Check that the location exists and that your "
-        "credentials (AWS_PROFILE / AWS_* or AZURE_STORAGE_*) allow it."
+        f"could not {action} {target}: {adls.redact(str(exc))}. Check that the location exists "
+        "and that your credentials (AWS_PROFILE / AWS_* or AZURE_STORAGE_*) allow it."
     )
 
 
@@ -111,26 +86,41 @@ def write_file_atomic(uri: str, table: pa.Table, fmt: str = "parquet") -> int:
     fs, path = resolve_filesystem(uri)
     parent, _, name = path.rpartition("/")
     staging = f"{parent}/_staging-{uuid.uuid4().hex}-{name}"
+    return _write_atomic(fs, path, staging, table, fmt, uri)
+
+
+def _write_atomic(
+    fs: pafs.FileSystem, path: str, staging: str, table: pa.Table, fmt: str, uri: str
+) -> int:
+    """Write ``table`` to ``staging`` and publish it onto ``path``; on failure drop ``staging``."""
+    if fmt not in ("parquet", "csv"):
+        raise LakehouseError(f"unknown output format {fmt!r}: use parquet or csv")
     try:
-        fs.create_dir(parent, recursive=True)
+        fs.create_dir(staging.rpartition("/")[0], recursive=True)
         if fmt == "parquet":
             pq.write_table(table, staging, filesystem=fs, compression="zstd")
-        elif fmt == "csv":
+        else:
             import pyarrow.csv as pacsv
 
             with fs.open_output_stream(staging) as out:
                 pacsv.write_csv(table, out)
-        else:
-            raise LakehouseError(f"unknown output format {fmt!r}: use parquet or csv")
         size = fs.get_file_info(staging).size or 0
-        fs.move(staging, path)
-    except LakehouseError:
-        raise
-    except (OSError, pa.ArrowException) as exc:
+        fs.create_dir(path.rpartition("/")[0], recursive=True)
+        _publish(fs, staging, path)
+    except BaseException as exc:  # whatever stopped the write, no staged file is left behind
         with contextlib.suppress(OSError, pa.ArrowException):
             fs.delete_file(staging)
-        raise _fail("write", uri, exc) from None
+        if isinstance(exc, (OSError, pa.ArrowException)):
+            raise _fail("write", uri, exc) from None
+        raise
     return size
+
+
+def _publish(fs: pafs.FileSystem, staging: str, path: str) -> None:
+    if isinstance(fs, pafs.AzureFileSystem):
+        adls.publish(fs, staging, path)  # rename on a hierarchical namespace, copy on flat
+    else:
+        fs.move(staging, path)  # a rename on a local disk; copy + delete on S3
 
 
 @dataclass(frozen=True)
@@ -167,6 +157,9 @@ class Lakehouse:
         self._dataset_path(dataset)
         return f"{self.uri}/{dataset}/run_id={self.check_run_id(run_id)}/{PARTITION_FILE}"
 
+    def _partition_path(self, dataset: str, run_id: str) -> str:
+        return f"{self._dataset_path(dataset)}/run_id={self.check_run_id(run_id)}/{PARTITION_FILE}"
+
     def write(self, dataset: str, run_id: str, data: pa.Table | pd.DataFrame) -> WriteResult:
         """Replace the partition of ``run_id`` in ``dataset`` with ``data`` (atomically)."""
         table = (
@@ -174,30 +167,36 @@ class Lakehouse:
         )
         if "run_id" in table.column_names:  # the partition carries it; never store it twice
             table = table.drop(["run_id"])
-        uri = self.partition_uri(dataset, run_id)
-        size = write_file_atomic(uri, table)
+        uri, path = self.partition_uri(dataset, run_id), self._partition_path(dataset, run_id)
+        # Staged outside the run's folder, so a write that dies half-way shows no run at all.
+        staging = f"{self._dataset_path(dataset)}/_staging/{run_id}-{uuid.uuid4().hex}.parquet"
+        size = _write_atomic(self.fs, path, staging, table, "parquet", uri)
         return WriteResult(uri=uri, rows=table.num_rows, bytes=size)
 
     def runs(self, dataset: str) -> list[str]:
-        """Run ids that have a partition in ``dataset``, sorted."""
+        """Run ids that have a partition file in ``dataset``, sorted."""
         base = self._dataset_path(dataset)
         try:
-            infos = self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(base, allow_not_found=True, recursive=True)
+            )
         except (OSError, pa.ArrowException) as exc:
             raise _fail("list", f"{self.uri}/{dataset}", exc) from None
-        return sorted(
-            i.base_name.removeprefix("run_id=")
-            for i in infos
-            if i.type == pafs.FileType.Directory and i.base_name.startswith("run_id=")
-        )
+        # A run is a partition file, not a folder: an empty or staging-only folder is no run.
+        runs = set()
+        for info in infos:
+            folder, _, name = info.path.removeprefix(f"{base}/").partition("/")
+            is_partition = info.type == pafs.FileType.File and name == PARTITION_FILE
+            if is_partition and folder.startswith("run_id="):
+                runs.add(folder.removeprefix("run_id="))
+        return sorted(runs)
 
     def read(
         self, dataset: str, run_id: str | None = None, columns: list[str] | None = None
     ) -> pa.Table:
         """Read one run's partition, or every run's (with a ``run_id`` column)."""
         if run_id is not None:
-            uri = self.partition_uri(dataset, run_id)
-            _, path = resolve_filesystem(uri)
+            uri, path = self.partition_uri(dataset, run_id), self._partition_path(dataset, run_id)
             try:
                 table = pq.read_table(path, filesystem=self.fs, columns=columns)
             except FileNotFoundError:
