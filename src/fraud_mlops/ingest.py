@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from fraud_mlops.adls import redact
 from fraud_mlops.errors import DataValidationError, FraudMlopsError
 from fraud_mlops.lakehouse import resolve_filesystem
 from fraud_mlops.schema import MONTHS, WEEKDAYS, ClaimsSchema
@@ -61,7 +62,7 @@ def read_table(uri: str) -> pd.DataFrame:
     except FraudMlopsError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        raise FraudMlopsError(f"could not read {uri!r}: {exc}") from None
+        raise FraudMlopsError(f"could not read {uri!r}: {redact(str(exc))}") from None
     return table.to_pandas()
 
 
