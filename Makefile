@@ -37,7 +37,7 @@ $(AZURITE_STAMP): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 		npm ci --prefix $(AZURITE_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error \
 		&& touch $@; \
 	else \
-		echo "note: npm not found: the Azure (Azurite) lakehouse tests will be skipped; install Node.js >= 18 to run them"; \
+		echo "note: npm not found: the Azure (Azurite) lakehouse tests will be skipped; install Node.js (tested with v20) to run them"; \
 	fi
 
 azurite: $(AZURITE_STAMP) ## install the Azure Storage emulator (pinned, into tools/azurite)

@@ -46,7 +46,7 @@ class Azurite:
 def missing_reason() -> str | None:
     """Why Azurite cannot run here, or None. Node.js absent is a skip; Azurite absent is a bug."""
     if shutil.which("node") is None:
-        return "Node.js is not installed: the Azure (Azurite) lakehouse tests need node >= 18"
+        return "Node.js is not installed: the Azure (Azurite) tests need it (tested with v20)"
     if not AZURITE_BIN.exists():
         raise RuntimeError(
             f"Azurite is not installed at {AZURITE_BIN}: run `make azurite` "
