@@ -106,7 +106,7 @@ def _write_atomic(
                 pacsv.write_csv(table, out)
         size = fs.get_file_info(staging).size or 0
         fs.create_dir(path.rpartition("/")[0], recursive=True)
-        _publish(fs, staging, path)
+        publish_staged(fs, staging, path)
     except BaseException as exc:  # whatever stopped the write, no staged file is left behind
         with contextlib.suppress(OSError, pa.ArrowException):
             fs.delete_file(staging)
@@ -116,7 +116,8 @@ def _write_atomic(
     return size
 
 
-def _publish(fs: pafs.FileSystem, staging: str, path: str) -> None:
+def publish_staged(fs: pafs.FileSystem, staging: str, path: str) -> None:
+    """Put the finished file ``staging`` at ``path`` in one step, on any of the filesystems."""
     if isinstance(fs, pafs.AzureFileSystem):
         adls.publish(fs, staging, path)  # rename on a hierarchical namespace, copy on flat
     else:
