@@ -72,7 +72,9 @@ class ModelHolder:
         try:
             settings = ApiSettings.from_env(env)
         except FraudMlopsError as exc:
-            holder = cls(settings=ApiSettings("", Path("/tmp")), reason=f"bad settings: {exc}")
+            # model_construct: the environment just failed validation, so do not read it again
+            blank = ApiSettings.model_construct(model_uri="", cache_dir=Path("/tmp"))
+            holder = cls(settings=blank, reason=f"bad settings: {exc}")
             logger.error("settings invalid", extra={"fields": {"reason": holder.reason}})
             return holder
         holder = cls(settings=settings)
