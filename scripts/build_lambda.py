@@ -44,13 +44,14 @@ SERVING = (
     "threadpoolctl",
 )
 # The torch-free library modules on the scoring path (store.py is not: it needs pyarrow;
-# lambda_api.fetch reads the store with boto3 instead).
+# lambda_api.fetch reads the same store_layout with boto3 instead).
 LIBRARY = (
     "__init__.py",
     "errors.py",
     "schema.py",
     "settings.py",
     "settings_base.py",
+    "store_layout.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",
