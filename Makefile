@@ -36,12 +36,12 @@ test: $(STAMP) ## run the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check src flows lambda_api infra tests scripts benchmarks
-	$(VENV)/bin/ruff format --check src flows lambda_api infra tests scripts benchmarks
+	$(VENV)/bin/ruff check src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src flows lambda_api infra tools tests scripts benchmarks
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix src flows lambda_api infra tests scripts benchmarks
-	$(VENV)/bin/ruff format src flows lambda_api infra tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff format src flows lambda_api infra tools tests scripts benchmarks
 
 bench: $(STAMP) ## measure performance targets; prints a table and writes docs/benchmarks.md
 	$(PY) -m benchmarks

@@ -159,7 +159,7 @@ def _explain(error: Any, key: str, field: FieldInfo | None) -> str:
         bounds = _bounds(field)
         return f"{shown}: expected a whole number" + (f"; set it to {bounds}" if bounds else "")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return f"{shown} is out of range; set it to {_bounds(field)}{meaning}"
+        return f"{key} must be {_bounds(field)}, got {error['input']!r}{meaning}"
     if kind in ("bool_parsing", "bool_type"):
         return f"{shown}: expected true or false"
     if kind in ("literal_error", "enum"):
@@ -168,7 +168,7 @@ def _explain(error: Any, key: str, field: FieldInfo | None) -> str:
 
 
 def _bounds(field: FieldInfo | None) -> str:
-    """``low..high`` (or ``low or more``) from a field's ge/le constraints."""
+    """``1..4096``, ``>= 1`` or ``<= 9`` from a field's ge/le constraints."""
     low = high = None
     for rule in field.metadata if field is not None else ():
         low = getattr(rule, "ge", None) if getattr(rule, "ge", None) is not None else low
@@ -176,8 +176,8 @@ def _bounds(field: FieldInfo | None) -> str:
     if low is not None and high is not None:
         return f"{low}..{high}"
     if low is not None:
-        return f"{low} or more"
-    return f"at most {high}" if high is not None else ""
+        return f">= {low}"
+    return f"<= {high}" if high is not None else "in range"
 
 
 def secret_value(value: SecretStr | None) -> str:

@@ -161,7 +161,8 @@ def test_image_tag_scheme():
 
 
 def test_stack_metaflow_image_points_at_the_built_tag_in_ecr():
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     tag = build.image_tag(build.git_commit(REPO)[0])
     run = run_program(config_from_stack_file("dev", overrides={"imageTag": tag}))

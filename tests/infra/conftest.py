@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.mock_runtime import MockRun, config_from_stack_file, run_program
+from tools.pulumi_mocks import MockRun, run_program
+from tools.stack_files import config_from_stack_file
 
 
 @pytest.fixture(scope="session")
