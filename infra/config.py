@@ -30,7 +30,13 @@ from pydantic import (
 )
 
 from fraud_mlops.errors import ConfigError
-from fraud_mlops.settings_base import Problems, config_problems, is_secret, key_of, problem_report
+from fraud_mlops.settings_base import (
+    Problems,
+    is_secret,
+    key_of,
+    problem_report,
+    validate_reporting_all,
+)
 
 NAMESPACE = "fraud-mlops"
 _NS = f"{NAMESPACE}:"
@@ -550,18 +556,8 @@ def _validate(
             return None
         if not on:
             return section()  # a section that is off reads only its switch
-    try:
-        return section.model_validate(mine, context=context)
-    except ValidationError as exc:
-        problems += config_problems(exc, section, prefix=_NS)
-        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-    # The rules between keys, once more without the invalid values (their defaults stand in), so
-    # those problems are reported in the same run too.
-    if failed:
-        try:
-            section.model_validate(
-                {k: v for k, v in mine.items() if k not in failed}, context=context
-            )
-        except ValidationError as exc:
-            problems += [p for p in config_problems(exc, section, prefix=_NS) if p not in problems]
-    return None
+    model, found = validate_reporting_all(
+        section, mine, lambda raw: section.model_validate(raw, context=context), prefix=_NS
+    )
+    problems += found
+    return model

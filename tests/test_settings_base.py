@@ -37,7 +37,7 @@ def test_every_problem_is_reported_with_key_value_and_fix() -> None:
         Example.from_env({"EXAMPLE_COUNT": "12", "EXAMPLE_FLAG": "maybe"})
     message = str(info.value)
     assert message.startswith("2 configuration problems:")
-    assert "EXAMPLE_COUNT must be 1..9, got '12' (how many)" in message
+    assert "EXAMPLE_COUNT='12': EXAMPLE_COUNT must be 1..9 (how many)" in message
     assert "EXAMPLE_FLAG='maybe': expected true or false" in message
     with pytest.raises(ConfigError, match=r"^EXAMPLE_COUNT='x': expected a whole number; set it"):
         Example.from_env({"EXAMPLE_COUNT": "x"})

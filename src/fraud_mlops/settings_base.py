@@ -13,14 +13,14 @@ the value (never a secret's) and the fix, so every entry point can report every 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from fraud_mlops.errors import ConfigError
 
@@ -99,13 +99,45 @@ class EnvSettings(BaseSettings):
         Raises:
             ConfigError: naming every invalid variable, its value and how to fix it.
         """
-        token = _ENVIRON.set(dict(os.environ if env is None else env))
+        settings, problems = validate_reporting_all(
+            cls, dict(os.environ if env is None else env), cls._from_mapping
+        )
+        if problems:
+            raise ConfigError(problem_report(problems))
+        return settings
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str]) -> Self:
+        token = _ENVIRON.set(env)
         try:
             return cls()
-        except ValidationError as exc:
-            raise ConfigError(problem_report(config_problems(exc, cls))) from None
+        except SettingsError as exc:  # a value pydantic-settings could not even parse
+            raise ConfigError(f"{exc}: check that variable's value") from None
         finally:
             _ENVIRON.reset(token)
+
+
+def validate_reporting_all(
+    model: type, raw: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Any], prefix: str = ""
+) -> tuple[Any, list[str]]:
+    """``(build(raw), [])``, or ``(None, every problem)`` if ``raw`` does not validate.
+
+    pydantic skips a model's rules between fields when a field is invalid, so after a failure the
+    model is built once more without the invalid values (their defaults stand in), and the rules'
+    problems are reported in the same run too.
+    """
+    try:
+        return build(raw), []
+    except ValidationError as exc:
+        problems = config_problems(exc, model, prefix)
+        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    if failed & set(raw):
+        try:
+            build({k: v for k, v in raw.items() if k not in failed})
+        except ValidationError as exc:
+            again = config_problems(exc, model, prefix, skip=failed)
+            problems += [p for p in again if p not in problems]
+    return None, problems
 
 
 def problem_report(problems: list[str], intro: str = "configuration problems") -> str:
@@ -127,8 +159,13 @@ def is_secret(field: FieldInfo) -> bool:
     return bool(extra.get("secret")) or "SecretStr" in str(field.annotation)
 
 
-def config_problems(exc: ValidationError, model: type, prefix: str = "") -> list[str]:
-    """Every error of ``exc`` as a sentence: ``<prefix><key>=<value>: <what is wrong>; <fix>``."""
+def config_problems(
+    exc: ValidationError, model: type, prefix: str = "", skip: set[str] | frozenset = frozenset()
+) -> list[str]:
+    """Every error of ``exc`` as a sentence: ``<prefix><key>=<value>: <what is wrong>; <fix>``.
+
+    Errors of the keys in ``skip`` are left out (they were reported already).
+    """
     fields = {key_of(f, n): f for n, f in model.model_fields.items()}
     fields.update(model.model_fields)
     problems: list[str] = []
@@ -136,6 +173,8 @@ def config_problems(exc: ValidationError, model: type, prefix: str = "") -> list
         if error["type"] == "default_factory_not_called":
             continue  # a derived default skipped because another field failed: that one is reported
         where = str(error["loc"][0]) if error["loc"] else ""
+        if where in skip:
+            continue
         field = fields.get(where)
         key = prefix + (key_of(field, where) if field else where)
         cause = (error.get("ctx") or {}).get("error")
@@ -159,7 +198,8 @@ def _explain(error: Any, key: str, field: FieldInfo | None) -> str:
         bounds = _bounds(field)
         return f"{shown}: expected a whole number" + (f"; set it to {bounds}" if bounds else "")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return f"{key} must be {_bounds(field)}, got {error['input']!r}{meaning}"
+        name = key.rsplit(":", 1)[-1]  # the stack key without its namespace
+        return f"{shown}: {name} must be {_bounds(field)}{meaning}"
     if kind in ("bool_parsing", "bool_type"):
         return f"{shown}: expected true or false"
     if kind in ("literal_error", "enum"):
