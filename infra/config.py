@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,7 +32,7 @@ from pydantic import (
 from fraud_mlops.errors import ConfigError
 from fraud_mlops.settings_base import (
     Problems,
-    is_secret,
+    field_kind,
     key_of,
     problem_report,
     validate_reporting_all,
@@ -94,7 +94,12 @@ def _check(problems: list[str], ok: bool, problem: str) -> None:
 class PlatformConfig(_Section):
     """Keys every stack reads: region, network, retention, naming."""
 
-    aws_region: str = key("awsRegion", "", "AWS region of every AWS resource (required)")
+    aws_region: str = key(
+        "awsRegion",
+        "",
+        "AWS region of every AWS resource",
+        json_schema_extra={"shown_default": "required"},
+    )
     vpc_id: str | None = key("vpcId", None, "VPC for Batch; unset = the account's default VPC")
     subnet_ids: Names = key("subnetIds", (), "Subnets for Batch (required with vpcId)")
     force_destroy: bool = key(
@@ -104,7 +109,10 @@ class PlatformConfig(_Section):
         "datastoreRetentionDays", 90, "expire Metaflow datastore objects after N days", ge=1
     )
     log_retention_days: int = key(
-        "logRetentionDays", 30, "CloudWatch log retention for Lambda, Batch, Step Functions"
+        "logRetentionDays",
+        30,
+        "CloudWatch log retention for Lambda, Batch, Step Functions",
+        json_schema_extra={"allowed": "CloudWatch's: " + ", ".join(map(str, RETENTION_DAYS))},
     )
     state_machine_prefix: str = key(
         "stateMachinePrefix",
@@ -478,18 +486,10 @@ class Key:
     section: str
 
 
-def _kind(field: Any) -> str:
-    if is_secret(field):
-        return "secret"
-    if field.annotation in (bool, int):
-        return field.annotation.__name__
-    return "list" if get_origin(field.annotation) is tuple else "str"
-
-
 KEYS: tuple[Key, ...] = tuple(
     Key(
         key_of(field, name),
-        _kind(field),
+        field_kind(field),
         list(field.default) if isinstance(field.default, tuple) else field.default,
         field.description or "",
         section.__name__,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, get_origin
 
 from pydantic import BeforeValidator, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -157,6 +157,15 @@ def is_secret(field: FieldInfo) -> bool:
     """Secret fields: SecretStr values, or fields marked ``json_schema_extra={"secret": True}``."""
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     return bool(extra.get("secret")) or "SecretStr" in str(field.annotation)
+
+
+def field_kind(field: FieldInfo) -> str:
+    """``secret``, ``bool``, ``int``, ``list`` or ``str``: how a value is written."""
+    if is_secret(field):
+        return "secret"
+    if field.annotation in (bool, int):
+        return field.annotation.__name__
+    return "list" if get_origin(field.annotation) is tuple else "str"
 
 
 def config_problems(

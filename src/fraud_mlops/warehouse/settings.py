@@ -57,7 +57,7 @@ class WarehouseSettings(EnvSettings):
     key_pem: SecretStr | None = Field(
         None,
         validation_alias="SNOWFLAKE_PRIVATE_KEY",
-        description="the PEM text itself (a secret variable in CI)",
+        description="the PEM text itself (a CI secret; literal `\\n` escapes are accepted)",
         repr=False,
     )
     key_passphrase: SecretStr | None = Field(
