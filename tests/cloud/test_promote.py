@@ -10,7 +10,7 @@ import pytest
 
 from fraud_mlops.cloud.promote import MODEL_VERSION_KEY, serving_targets
 from fraud_mlops.store import ModelStore
-from tests.delivery.release_world import MODEL
+from tests.support.release_world import MODEL
 
 
 def _promote(cli, world, *extra):
