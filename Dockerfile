@@ -7,7 +7,7 @@
 #   docker build --build-arg GIT_SHA=$(git rev-parse HEAD) -t <ECR repository URL>:$TAG .
 #   docker push <ECR repository URL>:$TAG && pulumi config set fraud-mlops:imageTag $TAG
 #
-# tests/delivery/test_build.py checks that this installs exactly requirements.lock and the wheel.
+# tests/scripts/test_build.py checks that this installs exactly requirements.lock and the wheel.
 FROM python:3.11-slim
 
 ARG GIT_SHA=unknown

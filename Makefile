@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format bench clean pipeline-local azurite
+.PHONY: help setup demo test lint format docs bench clean pipeline-local azurite
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,13 +50,17 @@ demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud acc
 test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite
 	$(PY) -m pytest -q
 
-lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check src flows lambda_api infra tests scripts benchmarks
-	$(VENV)/bin/ruff format --check src flows lambda_api infra tests scripts benchmarks
+lint: $(STAMP) ## ruff, and the README's configuration reference is current
+	$(VENV)/bin/ruff check src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src flows lambda_api infra tools tests scripts benchmarks
+	$(PY) scripts/config_reference.py --check
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix src flows lambda_api infra tests scripts benchmarks
-	$(VENV)/bin/ruff format src flows lambda_api infra tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff format src flows lambda_api infra tools tests scripts benchmarks
+
+docs: $(STAMP) ## rewrite the README's configuration reference from the settings models
+	$(PY) scripts/config_reference.py
 
 bench: $(STAMP) ## measure performance targets; prints a table and writes docs/benchmarks.md
 	$(PY) -m benchmarks

@@ -1,28 +1,478 @@
-"""The stack configuration: every key the program reads, typed, defaulted and validated.
+"""The stack configuration: a pydantic model per section, each key typed, defaulted, ranged once.
 
-One table (:data:`KEYS`) declares each ``fraud-mlops:<key>`` with its type, default and meaning;
-the README and ``docs/infrastructure.md`` list the same keys. :func:`parse_stack_config` turns raw
-values (from ``pulumi.Config`` in a real run, from ``stacks/Pulumi.<stack>.yaml`` in tests and
-``make plan``) into a frozen :class:`StackConfig`, reporting every problem at once.
+Each field names its ``fraud-mlops:<key>`` (``validation_alias``); :data:`KEYS` lists them for
+``infra/__main__.py`` (which reads ``pulumi.Config``) and ``scripts/config_reference.py`` (which
+writes the README table). :func:`parse_stack_config` validates the raw values (from
+``pulumi.Config`` in a real run, from ``stacks/Pulumi.<stack>.yaml`` offline) into a frozen
+:class:`StackConfig`, reporting every problem at once.
 
-Secret keys arrive as ``pulumi.Output`` secrets and are passed through untouched: they are never
-read, printed or defaulted here.
+Secret keys arrive as ``pulumi.Output`` secrets and are passed through untouched, so Pulumi keeps
+them encrypted in its state: they are never read, printed or defaulted here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fraud_mlops.errors import ConfigError
+from fraud_mlops.settings_base import (
+    Problems,
+    field_kind,
+    key_of,
+    problem_report,
+    validate_reporting_all,
+)
 
 NAMESPACE = "fraud-mlops"
+_NS = f"{NAMESPACE}:"
 _STACK = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _SNOWFLAKE_IDENT = re.compile(r"^[A-Z_][A-Z0-9_$]{0,254}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+# CloudWatch accepts only these retention values.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
+def _as_list(raw: Any) -> Any:
+    # `pulumi config set subnetIds a,b` stores a string; structured YAML stores a list.
+    if isinstance(raw, str):
+        return [p.strip() for p in raw.split(",") if p.strip()]
+    if isinstance(raw, list | tuple):
+        return [str(p).strip() for p in raw]
+    raise ValueError("expected a list (YAML list or comma-separated)")
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+
+
+def key(name: str, default: Any = None, description: str = "", **rules: Any) -> Any:
+    """A stack config field read from ``fraud-mlops:<name>``."""
+    return Field(default, validation_alias=name, description=description, **rules)
+
+
+def secret_key(name: str, description: str) -> Any:
+    """A secret stack config field: a ``pulumi.Output`` secret or None, never defaulted."""
+    return Field(
+        None, validation_alias=name, description=description, json_schema_extra={"secret": True}
+    )
+
+
+class _Section(BaseModel):
+    """A section of the stack config; ``enabled`` sections validate their keys only when on."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        validate_by_name=True,
+        str_strip_whitespace=True,
+        coerce_numbers_to_str=True,  # YAML reads `k8sCpuLimit: 1` as a number
+        arbitrary_types_allowed=True,  # secrets stay pulumi.Output objects
+    )
+
+
+def _check(problems: list[str], ok: bool, problem: str) -> None:
+    if not ok:
+        problems.append(problem)
+
+
+class PlatformConfig(_Section):
+    """Keys every stack reads: region, network, retention, naming."""
+
+    aws_region: str = key(
+        "awsRegion",
+        "",
+        "AWS region of every AWS resource",
+        json_schema_extra={"shown_default": "required"},
+    )
+    vpc_id: str | None = key("vpcId", None, "VPC for Batch; unset = the account's default VPC")
+    subnet_ids: Names = key("subnetIds", (), "Subnets for Batch (required with vpcId)")
+    force_destroy: bool = key(
+        "forceDestroy", False, "let `pulumi destroy` delete non-empty buckets (dev only)"
+    )
+    datastore_retention_days: int = key(
+        "datastoreRetentionDays", 90, "expire Metaflow datastore objects after N days", ge=1
+    )
+    log_retention_days: int = key(
+        "logRetentionDays",
+        30,
+        "CloudWatch log retention for Lambda, Batch, Step Functions",
+        json_schema_extra={"allowed": "CloudWatch's: " + ", ".join(map(str, RETENTION_DAYS))},
+    )
+    state_machine_prefix: str = key(
+        "stateMachinePrefix",
+        None,
+        "prefix of Step Functions state machines",
+        validate_default=True,
+        json_schema_extra={"shown_default": "fraud-mlops-<stack>"},
+    )
+    serving_image_tag: str = key(
+        "servingImageTag", "latest", "tag of the serving image (Dockerfile.serving) in ECR"
+    )
+
+    @field_validator("state_machine_prefix", mode="before")
+    @classmethod
+    def _prefix(cls, value: Any, info: ValidationInfo) -> Any:
+        context = info.context or {}
+        return value or f"{context.get('project', NAMESPACE)}-{context.get('stack', 'dev')}"
+
+    @model_validator(mode="after")
+    def _rules(self) -> PlatformConfig:
+        problems: list[str] = []
+        _check(
+            problems,
+            bool(self.aws_region),
+            f"{_NS}awsRegion is required: `pulumi config set awsRegion ...`",
+        )
+        _check(
+            problems,
+            not self.vpc_id or bool(self.subnet_ids),
+            f"{_NS}vpcId={self.vpc_id!r} needs subnetIds too (private subnets with a NAT route)",
+        )
+        _check(problems, not self.subnet_ids or bool(self.vpc_id), f"{_NS}subnetIds without vpcId")
+        _check(
+            problems,
+            self.log_retention_days in RETENTION_DAYS,
+            f"{_NS}logRetentionDays={self.log_retention_days}: CloudWatch accepts one of "
+            f"{RETENTION_DAYS}",
+        )
+        if problems:
+            raise Problems(problems)
+        return self
+
+
+class ComputeConfig(_Section):
+    """AWS Batch compute environments and queues, and the training image."""
+
+    compute_type: Literal["spot", "ec2", "fargate"] = key(
+        "computeType", "spot", "spot (EC2 Spot + on-demand fallback), ec2 or fargate"
+    )
+    max_vcpus: int = key(
+        "maxVcpus", 64, "vCPU cap of each CPU compute environment (it caps the bill)", ge=1, le=4096
+    )
+    instance_types: Names = key(
+        "instanceTypes", ("c6i", "m6i"), "EC2 instance families for CPU queues"
+    )
+    gpu: bool = key("gpu", False, "also create a GPU compute environment and queue")
+    gpu_instance_types: Names = key(
+        "gpuInstanceTypes", ("g5",), "EC2 instance families for the GPU queue"
+    )
+    gpu_max_vcpus: int = key("gpuMaxVcpus", 16, "vCPU cap of the GPU compute environment", ge=1)
+    image_tag: str = key("imageTag", "latest", "tag of the training image in the stack's ECR")
+    ecr_keep_images: int = key("ecrKeepImages", 30, "ECR lifecycle: keep the newest N images", ge=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> ComputeConfig:
+        if self.gpu and self.compute_type == "fargate":
+            raise ValueError(f"{_NS}gpu=true needs computeType spot or ec2: Fargate has no GPUs")
+        return self
+
+
+class ServingConfig(_Section):
+    """The scoring Lambda and its Function URL."""
+
+    model_name: str = key("modelName", "claims-fraud", "model name inside the models bucket")
+    model_version: str = key(
+        "modelVersion", "champion", "version the Lambda serves: champion or a version id"
+    )
+    lambda_zip: str = key(
+        "lambdaZip", "dist/lambda.zip", "scoring Lambda package (`make build-lambda`)"
+    )
+    memory_mb: int = key(
+        "lambdaMemoryMb", 1024, "Lambda memory (MB); CPU scales with it", ge=128, le=10240
+    )
+    timeout_seconds: int = key("lambdaTimeoutSeconds", 30, "Lambda timeout", ge=1, le=900)
+    reserved_concurrency: int = key(
+        "lambdaReservedConcurrency",
+        10,
+        "Lambda reserved concurrency (cost/blast cap; 0 would disable the function)",
+        ge=1,
+    )
+    max_batch_size: int = key(
+        "maxBatchSize", 1000, "claims per scoring request (MAX_BATCH_SIZE)", ge=1
+    )
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not _MODEL_NAME.match(value):
+            raise ValueError(f"{_NS}modelName={value!r}: lowercase letters, digits, . _ -")
+        return value
+
+
+class SageMakerConfig(_Section):
+    """A SageMaker real-time endpoint serving the model (off by default)."""
+
+    enabled: bool = key("sagemakerEnabled", False, "serve the model on a SageMaker endpoint")
+    instance_type: str = key(
+        "sagemakerInstanceType", "ml.m5.large", "SageMaker endpoint instance type"
+    )
+    instance_count: int = key("sagemakerInstanceCount", 1, "SageMaker endpoint instances", ge=1)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _ml_type(cls, value: str) -> str:
+        if not value.startswith("ml."):
+            raise ValueError(
+                f"{_NS}sagemakerInstanceType={value!r}: SageMaker instance types start with ml. "
+                "(e.g. ml.m5.large)"
+            )
+        return value
+
+
+class KubernetesConfig(_Section):
+    """A Kubernetes Deployment + Service serving the model (off by default)."""
+
+    enabled: bool = key("k8sEnabled", False, "serve the model on Kubernetes (Deployment + Service)")
+    kubeconfig: Any = secret_key(
+        "k8sKubeconfig", "kubeconfig of the cluster (required with k8sEnabled)"
+    )
+    namespace: str = key("k8sNamespace", "fraud-mlops", "namespace the stack creates for serving")
+    image: str | None = key(
+        "k8sImage", None, "serving image; unset = the stack's ECR repo:servingImageTag"
+    )
+    replicas: int = key("k8sReplicas", 2, "pods of the scoring Deployment", ge=1)
+    cpu_request: str = key("k8sCpuRequest", "250m", "CPU request of each pod")
+    cpu_limit: str = key("k8sCpuLimit", "1", "CPU limit of each pod")
+    memory: str = key("k8sMemory", "512Mi", "memory request and limit of each pod")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = key(
+        "k8sServiceType", "ClusterIP", "Service type: ClusterIP, NodePort or LoadBalancer"
+    )
+    role_arn: str | None = key(
+        "k8sRoleArn", None, "IAM role for the pods' service account (IRSA) to read S3"
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(
+                f"{_NS}k8sNamespace={value!r} is not a DNS label (lowercase, digits, -)"
+            )
+        return value
+
+    @field_validator("cpu_request", "cpu_limit", "memory")
+    @classmethod
+    def _quantity(cls, value: str, info: ValidationInfo) -> str:
+        if not _K8S_QUANTITY.match(value):
+            name = key_of(cls.model_fields[info.field_name or ""], info.field_name or "")
+            raise ValueError(
+                f"{_NS}{name}={value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> KubernetesConfig:
+        if self.enabled and self.kubeconfig is None:
+            raise ValueError(
+                f"{_NS}k8sKubeconfig is required when k8sEnabled: "
+                "`pulumi config set --secret k8sKubeconfig < ~/.kube/config`"
+            )
+        return self
+
+
+class DatabricksConfig(_Section):
+    """The Databricks training job (off by default)."""
+
+    enabled: bool = key("databricksEnabled", False, "create the Databricks job")
+    host: str | None = key(
+        "databricksHost", None, "workspace URL, e.g. https://dbc-123.cloud.databricks.com"
+    )
+    token: Any = secret_key(
+        "databricksToken", "workspace token (unset = DATABRICKS_* env / profile)"
+    )
+    compute: Literal["serverless", "cluster"] = key(
+        "databricksCompute", "serverless", "serverless or cluster"
+    )
+    git_url: str | None = key(
+        "databricksGitUrl", None, "Git repository the job checks out (or use a wheel)"
+    )
+    git_branch: str = key("databricksGitBranch", "main", "branch of databricksGitUrl")
+    wheel: str | None = key(
+        "databricksWheel", None, "library wheel path (e.g. /Volumes/...whl) instead of Git"
+    )
+    flow_file: str | None = key(
+        "databricksFlowFile", None, "workspace path of the flow file (wheel mode)"
+    )
+    node_type: str = key(
+        "databricksNodeType", "m6i.xlarge", "cluster node type (databricksCompute=cluster)"
+    )
+    spark_version: str = key("databricksSparkVersion", "15.4.x-cpu-ml-scala2.12", "cluster runtime")
+    workers: int = key("databricksWorkers", 0, "cluster workers (0 = single node)", ge=0)
+    schedule: str | None = key(
+        "databricksSchedule", None, "Quartz cron for scheduled runs (unset = manual)"
+    )
+    trials: int = key("databricksTrials", 8, "default hyperparameter trials of the job", ge=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> DatabricksConfig:
+        if not self.enabled:
+            return self
+        problems: list[str] = []
+        _check(problems, bool(self.host), f"{_NS}databricksHost is required when databricksEnabled")
+        _check(
+            problems,
+            bool(self.git_url) != bool(self.wheel),
+            f"{_NS} set exactly one of databricksGitUrl (run the flow from Git) or "
+            "databricksWheel (run the installed library)",
+        )
+        _check(
+            problems,
+            not self.wheel or bool(self.flow_file),
+            f"{_NS}databricksWheel needs databricksFlowFile (the flow uploaded to the "
+            "workspace, e.g. /Workspace/Shared/fraud-mlops/fraud_detection_flow.py)",
+        )
+        if problems:
+            raise Problems(problems)
+        return self
+
+
+class SnowflakeConfig(_Section):
+    """The Snowflake database, schema, tables, warehouse, role and service user (off by default)."""
+
+    enabled: bool = key("snowflakeEnabled", False, "create the Snowflake objects")
+    organization: str | None = key("snowflakeOrganization", None, "Snowflake organization name")
+    account: str | None = key("snowflakeAccount", None, "Snowflake account name")
+    admin_user: str | None = key(
+        "snowflakeAdminUser", None, "user Pulumi connects as (key-pair auth)"
+    )
+    admin_role: str | None = key(
+        "snowflakeAdminRole", None, "role Pulumi uses; needs CREATE DATABASE/ROLE/USER"
+    )
+    admin_private_key: Any = secret_key(
+        "snowflakeAdminPrivateKey", "PEM private key of snowflakeAdminUser"
+    )
+    database: str = key(
+        "snowflakeDatabase",
+        None,
+        "database name",
+        validate_default=True,
+        json_schema_extra={"shown_default": "FRAUD_MLOPS_<STACK>"},
+    )
+    schema_name: str = key(
+        "snowflakeSchema",
+        None,
+        "schema name",
+        validate_default=True,
+        json_schema_extra={"shown_default": "the library's (FRAUD_MLOPS)"},
+    )
+    warehouse_size: str = key("snowflakeWarehouseSize", "XSMALL", "warehouse size")
+    auto_suspend_seconds: int = key(
+        "snowflakeAutoSuspendSeconds", 60, "warehouse auto-suspend (seconds)", ge=60
+    )
+    service_public_key: str | None = key(
+        "snowflakeServiceUserPublicKey", None, "RSA public key (PEM body) of the sync user"
+    )
+    service_private_key: Any = secret_key(
+        "snowflakeServiceUserPrivateKey", "its private key, stored in AWS Secrets Manager"
+    )
+
+    @field_validator("database", "schema_name", mode="before")
+    @classmethod
+    def _identifier(cls, value: Any, info: ValidationInfo) -> str:
+        from fraud_mlops.warehouse.specs import SCHEMA_NAME_DEFAULT
+
+        stack = (info.context or {}).get("stack", "dev")
+        default = f"FRAUD_MLOPS_{stack}" if info.field_name == "database" else SCHEMA_NAME_DEFAULT
+        ident = str(value or default).strip().upper().replace("-", "_")
+        if not _SNOWFLAKE_IDENT.match(ident):
+            name = key_of(cls.model_fields[info.field_name or ""], info.field_name or "")
+            raise ValueError(f"{_NS}{name}={ident!r} is not a plain Snowflake identifier")
+        return ident
+
+    @field_validator("warehouse_size")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _rules(self) -> SnowflakeConfig:
+        if not self.enabled:
+            return self
+        problems = [
+            f"{_NS}{name} is required when snowflakeEnabled"
+            for name, value in (
+                ("snowflakeOrganization", self.organization),
+                ("snowflakeAccount", self.account),
+                ("snowflakeAdminUser", self.admin_user),
+            )
+            if not value
+        ]
+        _check(
+            problems,
+            bool(self.admin_role),
+            f"{_NS}snowflakeAdminRole is required when snowflakeEnabled: name a deploy role "
+            "with CREATE DATABASE, CREATE ROLE and CREATE USER (avoid ACCOUNTADMIN)",
+        )
+        _check(
+            problems,
+            self.admin_private_key is not None,
+            f"{_NS}snowflakeAdminPrivateKey is required when snowflakeEnabled: "
+            "`pulumi config set --secret snowflakeAdminPrivateKey < rsa_key.p8`",
+        )
+        _check(
+            problems,
+            bool(self.service_public_key) and "PRIVATE" not in (self.service_public_key or ""),
+            f"{_NS}snowflakeServiceUserPublicKey must be the RSA *public* key body "
+            "(openssl rsa -in sync_key.p8 -pubout); the private key goes in "
+            "snowflakeServiceUserPrivateKey with --secret",
+        )
+        if problems:
+            raise Problems(problems)
+        return self
+
+    @property
+    def schema(self) -> str:  # type: ignore[override]  # BaseModel.schema() is pydantic v1's
+        return self.schema_name
+
+
+# The sections in the order the README lists them; ``enabled`` ones are validated only when on.
+SECTIONS: tuple[type[_Section], ...] = (
+    PlatformConfig,
+    ComputeConfig,
+    ServingConfig,
+    SageMakerConfig,
+    KubernetesConfig,
+    DatabricksConfig,
+    SnowflakeConfig,
+)
+
+
+class StackConfig(PlatformConfig):
+    """Everything the program needs, validated. Build it with :func:`parse_stack_config`."""
+
+    project: str
+    stack: str
+    compute: ComputeConfig
+    serving: ServingConfig
+    databricks: DatabricksConfig
+    snowflake: SnowflakeConfig
+    sagemaker: SageMakerConfig
+    kubernetes: KubernetesConfig
+
+    @property
+    def prefix(self) -> str:
+        """Name prefix of every resource: ``fraud-mlops-<stack>``."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"project": self.project, "stack": self.stack, "managed-by": "pulumi"}
 
 
 @dataclass(frozen=True)
@@ -33,244 +483,21 @@ class Key:
     kind: str
     default: Any
     help: str
+    section: str
 
 
-KEYS: tuple[Key, ...] = (
-    # AWS
-    Key("awsRegion", "str", None, "AWS region of every AWS resource (required)"),
-    Key("vpcId", "str", None, "VPC for Batch; unset = the account's default VPC"),
-    Key("subnetIds", "list", [], "Subnets for Batch (required with vpcId)"),
-    Key("forceDestroy", "bool", False, "let `pulumi destroy` delete non-empty buckets (dev only)"),
-    Key("datastoreRetentionDays", "int", 90, "expire Metaflow datastore objects after N days"),
-    # Compute
-    Key("computeType", "str", "spot", "spot (EC2 Spot + on-demand fallback), ec2 or fargate"),
-    Key("maxVcpus", "int", 64, "vCPU cap of each CPU compute environment"),
-    Key("instanceTypes", "list", ["c6i", "m6i"], "EC2 instance families for CPU queues"),
-    Key("gpu", "bool", False, "also create a GPU compute environment and queue"),
-    Key("gpuInstanceTypes", "list", ["g5"], "EC2 instance families for the GPU queue"),
-    Key("gpuMaxVcpus", "int", 16, "vCPU cap of the GPU compute environment"),
-    Key("imageTag", "str", "latest", "tag of the training image in the stack's ECR repository"),
-    Key("ecrKeepImages", "int", 30, "ECR lifecycle: keep the newest N images"),
-    # Orchestration
-    Key("stateMachinePrefix", "str", None, "prefix of Step Functions state machines"),
-    # Serving
-    Key("modelName", "str", "claims-fraud", "model name inside the models bucket"),
-    Key("modelVersion", "str", "champion", "version the Lambda serves: champion or a version id"),
-    Key("lambdaZip", "str", "dist/lambda.zip", "scoring Lambda package (`make build-lambda`)"),
-    Key("lambdaMemoryMb", "int", 1024, "Lambda memory (MB); CPU scales with it"),
-    Key("lambdaTimeoutSeconds", "int", 30, "Lambda timeout"),
-    Key("lambdaReservedConcurrency", "int", 10, "Lambda reserved concurrency (cost/blast cap)"),
-    Key("maxBatchSize", "int", 1000, "claims per scoring request (MAX_BATCH_SIZE)"),
+KEYS: tuple[Key, ...] = tuple(
     Key(
-        "logRetentionDays", "int", 30, "CloudWatch log retention for Lambda, Batch, Step Functions"
-    ),
-    # Other serving targets (off by default; `fraud-mlops deploy --target` switches them on)
-    Key("servingImageTag", "str", "latest", "tag of the serving image (Dockerfile.serving) in ECR"),
-    Key("sagemakerEnabled", "bool", False, "serve the model on a SageMaker real-time endpoint"),
-    Key("sagemakerInstanceType", "str", "ml.m5.large", "SageMaker endpoint instance type"),
-    Key("sagemakerInstanceCount", "int", 1, "SageMaker endpoint instances"),
-    Key("k8sEnabled", "bool", False, "serve the model on Kubernetes (Deployment + Service)"),
-    Key("k8sKubeconfig", "secret", None, "kubeconfig of the cluster (required with k8sEnabled)"),
-    Key("k8sNamespace", "str", "fraud-mlops", "namespace the stack creates for serving"),
-    Key("k8sImage", "str", None, "serving image; unset = the stack's ECR repo:servingImageTag"),
-    Key("k8sReplicas", "int", 2, "pods of the scoring Deployment"),
-    Key("k8sCpuRequest", "str", "250m", "CPU request of each pod"),
-    Key("k8sCpuLimit", "str", "1", "CPU limit of each pod"),
-    Key("k8sMemory", "str", "512Mi", "memory request and limit of each pod"),
-    Key("k8sServiceType", "str", "ClusterIP", "Service type: ClusterIP, NodePort or LoadBalancer"),
-    Key("k8sRoleArn", "str", None, "IAM role for the pods' service account (IRSA) to read S3"),
-    # Databricks
-    Key("databricksEnabled", "bool", False, "create the Databricks job"),
-    Key("databricksHost", "str", None, "workspace URL, e.g. https://dbc-123.cloud.databricks.com"),
-    Key("databricksToken", "secret", None, "workspace token (unset = DATABRICKS_* env / profile)"),
-    Key("databricksCompute", "str", "serverless", "serverless or cluster"),
-    Key("databricksGitUrl", "str", None, "Git repository the job checks out (or use a wheel)"),
-    Key("databricksGitBranch", "str", "main", "branch of databricksGitUrl"),
-    Key("databricksWheel", "str", None, "library wheel path (e.g. /Volumes/...whl) instead of Git"),
-    Key("databricksFlowFile", "str", None, "workspace path of the flow file (wheel mode)"),
-    Key("databricksNodeType", "str", "m6i.xlarge", "cluster node type (databricksCompute=cluster)"),
-    Key("databricksSparkVersion", "str", "15.4.x-cpu-ml-scala2.12", "cluster runtime"),
-    Key("databricksWorkers", "int", 0, "cluster workers (0 = single node)"),
-    Key("databricksSchedule", "str", None, "Quartz cron for scheduled runs (unset = manual)"),
-    Key("databricksTrials", "int", 8, "default hyperparameter trials of the job"),
-    # Snowflake
-    Key("snowflakeEnabled", "bool", False, "create the Snowflake objects"),
-    Key("snowflakeOrganization", "str", None, "Snowflake organization name"),
-    Key("snowflakeAccount", "str", None, "Snowflake account name"),
-    Key("snowflakeAdminUser", "str", None, "user Pulumi connects as (key-pair auth)"),
-    Key("snowflakeAdminRole", "str", None, "role Pulumi uses; needs CREATE DATABASE/ROLE/USER"),
-    Key("snowflakeAdminPrivateKey", "secret", None, "PEM private key of snowflakeAdminUser"),
-    Key("snowflakeDatabase", "str", None, "database name (default FRAUD_MLOPS_<STACK>)"),
-    Key("snowflakeSchema", "str", None, "schema name (default from the library's specs)"),
-    Key("snowflakeWarehouseSize", "str", "XSMALL", "warehouse size"),
-    Key("snowflakeAutoSuspendSeconds", "int", 60, "warehouse auto-suspend"),
-    Key("snowflakeServiceUserPublicKey", "str", None, "RSA public key (PEM body) of the sync user"),
-    Key("snowflakeServiceUserPrivateKey", "secret", None, "its private key, stored in AWS SM"),
+        key_of(field, name),
+        field_kind(field),
+        list(field.default) if isinstance(field.default, tuple) else field.default,
+        field.description or "",
+        section.__name__,
+    )
+    for section in SECTIONS
+    for name, field in section.model_fields.items()
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
-
-
-@dataclass(frozen=True)
-class ComputeConfig:
-    compute_type: str
-    max_vcpus: int
-    instance_types: tuple[str, ...]
-    gpu: bool
-    gpu_instance_types: tuple[str, ...]
-    gpu_max_vcpus: int
-    image_tag: str
-    ecr_keep_images: int
-
-
-@dataclass(frozen=True)
-class ServingConfig:
-    model_name: str
-    model_version: str
-    lambda_zip: str
-    memory_mb: int
-    timeout_seconds: int
-    reserved_concurrency: int
-    max_batch_size: int
-
-
-@dataclass(frozen=True)
-class SageMakerConfig:
-    enabled: bool
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-
-
-@dataclass(frozen=True)
-class KubernetesConfig:
-    enabled: bool
-    kubeconfig: Any = None  # a secret Output or None
-    namespace: str = "fraud-mlops"
-    image: str | None = None
-    replicas: int = 2
-    cpu_request: str = "250m"
-    cpu_limit: str = "1"
-    memory: str = "512Mi"
-    service_type: str = "ClusterIP"
-    role_arn: str | None = None
-
-
-@dataclass(frozen=True)
-class DatabricksConfig:
-    enabled: bool
-    host: str | None = None
-    token: Any = None  # a secret Output or None
-    compute: str = "serverless"
-    git_url: str | None = None
-    git_branch: str = "main"
-    wheel: str | None = None
-    flow_file: str | None = None
-    node_type: str = "m6i.xlarge"
-    spark_version: str = "15.4.x-cpu-ml-scala2.12"
-    workers: int = 0
-    schedule: str | None = None
-    trials: int = 8
-
-
-@dataclass(frozen=True)
-class SnowflakeConfig:
-    enabled: bool
-    organization: str | None = None
-    account: str | None = None
-    admin_user: str | None = None
-    admin_role: str | None = None
-    admin_private_key: Any = None
-    database: str = ""
-    schema: str = ""
-    warehouse_size: str = "XSMALL"
-    auto_suspend_seconds: int = 60
-    service_public_key: str | None = None
-    service_private_key: Any = None
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """Everything the program needs, validated. Build it with :func:`parse_stack_config`."""
-
-    project: str
-    stack: str
-    aws_region: str
-    vpc_id: str | None
-    subnet_ids: tuple[str, ...]
-    force_destroy: bool
-    datastore_retention_days: int
-    log_retention_days: int
-    state_machine_prefix: str
-    compute: ComputeConfig
-    serving: ServingConfig
-    databricks: DatabricksConfig
-    snowflake: SnowflakeConfig
-    tags: dict[str, str] = field(default_factory=dict)
-    serving_image_tag: str = "latest"
-    sagemaker: SageMakerConfig = SageMakerConfig(enabled=False)
-    kubernetes: KubernetesConfig = KubernetesConfig(enabled=False)
-
-    @property
-    def prefix(self) -> str:
-        """Name prefix of every resource: ``fraud-mlops-<stack>``."""
-        return f"{self.project}-{self.stack}"
-
-
-# CloudWatch accepts only these retention values.
-_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
-
-
-class _Reader:
-    """Typed access to raw values that collects every problem instead of stopping at the first."""
-
-    def __init__(self, values: Mapping[str, Any]):
-        self.values = values
-        self.problems: list[str] = []
-
-    def get(self, name: str) -> Any:
-        key = KEYS_BY_NAME[name]
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return list(key.default) if isinstance(key.default, list) else key.default
-        if key.kind == "secret":
-            return raw
-        try:
-            return _coerce(raw, key.kind)
-        except ValueError as exc:
-            self.problems.append(f"{NAMESPACE}:{name}={raw!r}: {exc}")
-            return key.default
-
-    def check(self, ok: bool, problem: str) -> None:
-        if not ok:
-            self.problems.append(problem)
-
-
-def _coerce(raw: Any, kind: str) -> Any:
-    if kind == "str":
-        return str(raw).strip()
-    if kind == "int":
-        if isinstance(raw, bool):
-            raise ValueError("expected a whole number")
-        try:
-            return int(str(raw).strip())
-        except ValueError:
-            raise ValueError("expected a whole number") from None
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("true", "yes", "1"):
-            return True
-        if text in ("false", "no", "0"):
-            return False
-        raise ValueError("expected true or false")
-    if kind == "list":
-        if isinstance(raw, str):
-            # `pulumi config set subnetIds a,b` stores a string; structured YAML stores a list.
-            return [p.strip() for p in raw.split(",") if p.strip()]
-        if isinstance(raw, list | tuple):
-            return [str(p).strip() for p in raw]
-        raise ValueError("expected a list (YAML list or comma-separated)")
-    raise AssertionError(f"unknown key kind {kind!r}")
 
 
 def parse_stack_config(
@@ -281,277 +508,56 @@ def parse_stack_config(
     Raises:
         ConfigError: listing every unknown key and every invalid or missing value.
     """
-    r = _Reader(values)
-    unknown = sorted(set(values) - set(KEYS_BY_NAME))
-    for name in unknown:
-        r.problems.append(f"{NAMESPACE}:{name} is not a known key (see docs/infrastructure.md)")
-    r.check(bool(_STACK.match(stack)), f"stack name {stack!r}: use 1-20 lowercase letters/digits/-")
-
-    region = r.get("awsRegion")
-    r.check(bool(region), f"{NAMESPACE}:awsRegion is required: `pulumi config set awsRegion ...`")
-    vpc_id, subnets = r.get("vpcId"), tuple(r.get("subnetIds"))
-    r.check(
-        not vpc_id or bool(subnets),
-        f"{NAMESPACE}:vpcId={vpc_id!r} needs subnetIds too (private subnets with a NAT route)",
+    # An empty value means unset, as `pulumi config set key ""` would leave it.
+    raw = {k: v for k, v in values.items() if v is not None and v != ""}
+    problems = [
+        f"{_NS}{name} is not a known key (see the README's configuration reference)"
+        for name in sorted(set(raw) - set(KEYS_BY_NAME))
+    ]
+    _check(
+        problems,
+        bool(_STACK.match(stack)),
+        f"stack name {stack!r}: use 1-20 lowercase letters/digits/-",
     )
-    r.check(not subnets or bool(vpc_id), f"{NAMESPACE}:subnetIds given without vpcId")
-    retention = r.get("logRetentionDays")
-    r.check(
-        retention in _RETENTION_DAYS,
-        f"{NAMESPACE}:logRetentionDays={retention}: CloudWatch accepts one of {_RETENTION_DAYS}",
-    )
-
-    compute = ComputeConfig(
-        compute_type=r.get("computeType"),
-        max_vcpus=r.get("maxVcpus"),
-        instance_types=tuple(r.get("instanceTypes")),
-        gpu=r.get("gpu"),
-        gpu_instance_types=tuple(r.get("gpuInstanceTypes")),
-        gpu_max_vcpus=r.get("gpuMaxVcpus"),
-        image_tag=r.get("imageTag"),
-        ecr_keep_images=r.get("ecrKeepImages"),
-    )
-    r.check(
-        compute.compute_type in ("spot", "ec2", "fargate"),
-        f"{NAMESPACE}:computeType={compute.compute_type!r}: use spot, ec2 or fargate",
-    )
-    r.check(
-        1 <= compute.max_vcpus <= 4096,
-        f"{NAMESPACE}:maxVcpus={compute.max_vcpus}: use 1-4096 (it caps the monthly bill)",
-    )
-    r.check(
-        not (compute.gpu and compute.compute_type == "fargate"),
-        f"{NAMESPACE}:gpu=true needs computeType spot or ec2: Fargate has no GPUs",
-    )
-
-    serving = ServingConfig(
-        model_name=r.get("modelName"),
-        model_version=r.get("modelVersion"),
-        lambda_zip=r.get("lambdaZip"),
-        memory_mb=r.get("lambdaMemoryMb"),
-        timeout_seconds=r.get("lambdaTimeoutSeconds"),
-        reserved_concurrency=r.get("lambdaReservedConcurrency"),
-        max_batch_size=r.get("maxBatchSize"),
-    )
-    r.check(
-        bool(_MODEL_NAME.match(serving.model_name)),
-        f"{NAMESPACE}:modelName={serving.model_name!r}: lowercase letters, digits, . _ -",
-    )
-    r.check(
-        128 <= serving.memory_mb <= 10240,
-        f"{NAMESPACE}:lambdaMemoryMb={serving.memory_mb}: Lambda allows 128-10240",
-    )
-    r.check(
-        1 <= serving.timeout_seconds <= 900,
-        f"{NAMESPACE}:lambdaTimeoutSeconds={serving.timeout_seconds}: Lambda allows 1-900",
-    )
-    r.check(
-        serving.reserved_concurrency >= 1,
-        f"{NAMESPACE}:lambdaReservedConcurrency={serving.reserved_concurrency}: must be >= 1 "
-        "(0 would disable the function)",
-    )
-    r.check(serving.max_batch_size >= 1, f"{NAMESPACE}:maxBatchSize must be >= 1")
-
-    databricks = _databricks(r)
-    snowflake = _snowflake(r, stack)
-    sagemaker = _sagemaker(r)
-    kubernetes = _kubernetes(r)
-    prefix = r.get("stateMachinePrefix") or f"{project}-{stack}"
-    if r.problems:
+    context = {"stack": stack, "project": project}
+    parts = {section: _validate(section, raw, context, problems) for section in SECTIONS}
+    if problems:
         raise ConfigError(
-            f"stack {stack!r}: {len(r.problems)} configuration problem(s):\n"
-            + "\n".join(f"  - {p}" for p in r.problems)
+            f"stack {stack!r}: "
+            + problem_report(problems, "configuration problem(s)")
             + "\nFix them with `pulumi config set -s <stack> <key> <value>` "
             "(add --secret for secrets)."
         )
-    return StackConfig(
+    return StackConfig.model_construct(
+        **dict(parts[PlatformConfig]),
         project=project,
         stack=stack,
-        aws_region=region,
-        vpc_id=vpc_id,
-        subnet_ids=subnets,
-        force_destroy=r.get("forceDestroy"),
-        datastore_retention_days=r.get("datastoreRetentionDays"),
-        log_retention_days=retention,
-        state_machine_prefix=prefix,
-        compute=compute,
-        serving=serving,
-        databricks=databricks,
-        snowflake=snowflake,
-        tags={"project": project, "stack": stack, "managed-by": "pulumi"},
-        serving_image_tag=r.get("servingImageTag"),
-        sagemaker=sagemaker,
-        kubernetes=kubernetes,
+        compute=parts[ComputeConfig],
+        serving=parts[ServingConfig],
+        databricks=parts[DatabricksConfig],
+        snowflake=parts[SnowflakeConfig],
+        sagemaker=parts[SageMakerConfig],
+        kubernetes=parts[KubernetesConfig],
     )
 
 
-def _sagemaker(r: _Reader) -> SageMakerConfig:
-    if not r.get("sagemakerEnabled"):
-        return SageMakerConfig(enabled=False)
-    cfg = SageMakerConfig(
-        enabled=True,
-        instance_type=r.get("sagemakerInstanceType"),
-        instance_count=r.get("sagemakerInstanceCount"),
+def _validate(
+    section: type[_Section], raw: dict[str, Any], context: dict[str, str], problems: list[str]
+) -> Any:
+    """Validate one section, appending every problem to ``problems``; None if it is invalid."""
+    fields = {key_of(f, n): f for n, f in section.model_fields.items()}
+    mine = {k: v for k, v in raw.items() if k in fields}
+    if "enabled" in section.model_fields:
+        switch = key_of(section.model_fields["enabled"], "enabled")
+        try:
+            on = TypeAdapter(bool).validate_python(mine.get(switch, False))
+        except ValidationError:
+            problems.append(f"{_NS}{switch}={mine[switch]!r}: expected true or false")
+            return None
+        if not on:
+            return section()  # a section that is off reads only its switch
+    model, found = validate_reporting_all(
+        section, mine, lambda raw: section.model_validate(raw, context=context), prefix=_NS
     )
-    r.check(
-        cfg.instance_type.startswith("ml."),
-        f"{NAMESPACE}:sagemakerInstanceType={cfg.instance_type!r}: SageMaker instance types "
-        "start with ml. (e.g. ml.m5.large)",
-    )
-    r.check(cfg.instance_count >= 1, f"{NAMESPACE}:sagemakerInstanceCount must be >= 1")
-    return cfg
-
-
-_K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-
-
-def _kubernetes(r: _Reader) -> KubernetesConfig:
-    if not r.get("k8sEnabled"):
-        return KubernetesConfig(enabled=False)
-    cfg = KubernetesConfig(
-        enabled=True,
-        kubeconfig=r.get("k8sKubeconfig"),
-        namespace=r.get("k8sNamespace"),
-        image=r.get("k8sImage"),
-        replicas=r.get("k8sReplicas"),
-        cpu_request=str(r.get("k8sCpuRequest")),
-        cpu_limit=str(r.get("k8sCpuLimit")),
-        memory=str(r.get("k8sMemory")),
-        service_type=r.get("k8sServiceType"),
-        role_arn=r.get("k8sRoleArn"),
-    )
-    r.check(
-        cfg.kubeconfig is not None,
-        f"{NAMESPACE}:k8sKubeconfig is required when k8sEnabled: "
-        "`pulumi config set --secret k8sKubeconfig < ~/.kube/config`",
-    )
-    r.check(
-        bool(re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", cfg.namespace)),
-        f"{NAMESPACE}:k8sNamespace={cfg.namespace!r} is not a DNS label (lowercase, digits, -)",
-    )
-    r.check(cfg.replicas >= 1, f"{NAMESPACE}:k8sReplicas={cfg.replicas}: must be >= 1")
-    for label, value in (
-        ("k8sCpuRequest", cfg.cpu_request),
-        ("k8sCpuLimit", cfg.cpu_limit),
-        ("k8sMemory", cfg.memory),
-    ):
-        r.check(
-            bool(_K8S_QUANTITY.match(value)),
-            f"{NAMESPACE}:{label}={value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi)",
-        )
-    r.check(
-        cfg.service_type in ("ClusterIP", "NodePort", "LoadBalancer"),
-        f"{NAMESPACE}:k8sServiceType={cfg.service_type!r}: use ClusterIP, NodePort or LoadBalancer",
-    )
-    return cfg
-
-
-def _databricks(r: _Reader) -> DatabricksConfig:
-    if not r.get("databricksEnabled"):
-        return DatabricksConfig(enabled=False)
-    cfg = DatabricksConfig(
-        enabled=True,
-        host=r.get("databricksHost"),
-        token=r.get("databricksToken"),
-        compute=r.get("databricksCompute"),
-        git_url=r.get("databricksGitUrl"),
-        git_branch=r.get("databricksGitBranch"),
-        wheel=r.get("databricksWheel"),
-        flow_file=r.get("databricksFlowFile"),
-        node_type=r.get("databricksNodeType"),
-        spark_version=r.get("databricksSparkVersion"),
-        workers=r.get("databricksWorkers"),
-        schedule=r.get("databricksSchedule"),
-        trials=r.get("databricksTrials"),
-    )
-    r.check(bool(cfg.host), f"{NAMESPACE}:databricksHost is required when databricksEnabled")
-    r.check(
-        cfg.compute in ("serverless", "cluster"),
-        f"{NAMESPACE}:databricksCompute={cfg.compute!r}: use serverless or cluster",
-    )
-    r.check(
-        bool(cfg.git_url) != bool(cfg.wheel),
-        f"{NAMESPACE}: set exactly one of databricksGitUrl (run the flow from Git) or "
-        "databricksWheel (run the installed library)",
-    )
-    r.check(
-        not cfg.wheel or bool(cfg.flow_file),
-        f"{NAMESPACE}:databricksWheel needs databricksFlowFile (the flow uploaded to the "
-        "workspace, e.g. /Workspace/Shared/fraud-mlops/fraud_detection_flow.py)",
-    )
-    r.check(cfg.trials >= 1, f"{NAMESPACE}:databricksTrials must be >= 1")
-    return cfg
-
-
-def _snowflake(r: _Reader, stack: str) -> SnowflakeConfig:
-    if not r.get("snowflakeEnabled"):
-        return SnowflakeConfig(enabled=False)
-    from fraud_mlops.warehouse.specs import SCHEMA_NAME_DEFAULT
-
-    cfg = SnowflakeConfig(
-        enabled=True,
-        organization=r.get("snowflakeOrganization"),
-        account=r.get("snowflakeAccount"),
-        admin_user=r.get("snowflakeAdminUser"),
-        admin_role=r.get("snowflakeAdminRole"),
-        admin_private_key=r.get("snowflakeAdminPrivateKey"),
-        database=(r.get("snowflakeDatabase") or f"FRAUD_MLOPS_{stack}").upper().replace("-", "_"),
-        schema=(r.get("snowflakeSchema") or SCHEMA_NAME_DEFAULT).upper(),
-        warehouse_size=r.get("snowflakeWarehouseSize").upper(),
-        auto_suspend_seconds=r.get("snowflakeAutoSuspendSeconds"),
-        service_public_key=r.get("snowflakeServiceUserPublicKey"),
-        service_private_key=r.get("snowflakeServiceUserPrivateKey"),
-    )
-    for name in ("snowflakeOrganization", "snowflakeAccount", "snowflakeAdminUser"):
-        r.check(bool(r.get(name)), f"{NAMESPACE}:{name} is required when snowflakeEnabled")
-    r.check(
-        bool(cfg.admin_role),
-        f"{NAMESPACE}:snowflakeAdminRole is required when snowflakeEnabled: name a deploy role "
-        "with CREATE DATABASE, CREATE ROLE and CREATE USER (avoid ACCOUNTADMIN)",
-    )
-    r.check(
-        cfg.admin_private_key is not None,
-        f"{NAMESPACE}:snowflakeAdminPrivateKey is required when snowflakeEnabled: "
-        "`pulumi config set --secret snowflakeAdminPrivateKey < rsa_key.p8`",
-    )
-    r.check(
-        bool(cfg.service_public_key) and "PRIVATE" not in (cfg.service_public_key or ""),
-        f"{NAMESPACE}:snowflakeServiceUserPublicKey must be the RSA *public* key body "
-        "(openssl rsa -in sync_key.p8 -pubout); the private key goes in "
-        "snowflakeServiceUserPrivateKey with --secret",
-    )
-    for label, ident in (("snowflakeDatabase", cfg.database), ("snowflakeSchema", cfg.schema)):
-        r.check(
-            bool(_SNOWFLAKE_IDENT.match(ident)),
-            f"{NAMESPACE}:{label}={ident!r} is not a plain Snowflake identifier",
-        )
-    r.check(cfg.auto_suspend_seconds >= 60, f"{NAMESPACE}:snowflakeAutoSuspendSeconds >= 60")
-    return cfg
-
-
-def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
-    """Read ``fraud-mlops:*`` values from a stack file; return (values, names of secret keys).
-
-    Encrypted values (``{secure: ...}``) cannot be decrypted offline: they are returned as the
-    placeholder ``"<secret>"`` and their names reported, so callers can wrap them as secrets.
-    """
-    import yaml
-
-    if not path.is_file():
-        raise ConfigError(f"stack file {path} not found: create it with `pulumi stack init`")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    values: dict[str, Any] = {}
-    secrets: set[str] = set()
-    for full, value in (doc.get("config") or {}).items():
-        namespace, _, name = str(full).partition(":")
-        if namespace != NAMESPACE:
-            continue  # provider keys (aws:region, ...) are not read by the program
-        if isinstance(value, dict) and "secure" in value:
-            values[name] = "<secret>"
-            secrets.add(name)
-        else:
-            values[name] = value
-    return values, secrets
+    problems += found
+    return model

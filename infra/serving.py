@@ -20,6 +20,14 @@ from infra.naming import child, policy_json, service_role, type_token
 
 HANDLER = "lambda_api.app.handler"
 RUNTIME = "python3.12"
+# lambdaZip is relative to the project (Pulumi.yaml's folder), but the engine runs the program
+# from its `main` folder (infra/), so relative paths are resolved here, never by the cwd.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def lambda_zip_path(path: str, project: Path = PROJECT_DIR) -> Path:
+    """``lambdaZip`` as an absolute path: as given, or under the project folder."""
+    return Path(path) if Path(path).is_absolute() else project / path
 
 
 def model_uri(models_bucket: str, model_name: str, version: str) -> str:
@@ -32,7 +40,7 @@ def require_lambda_zip(path: str, repo: Path) -> Path:
 
     Tests and ``make plan`` never call this: the mock runtime does not read the archive.
     """
-    candidate = Path(path) if Path(path).is_absolute() else repo / path
+    candidate = lambda_zip_path(path, repo)
     if not candidate.is_file():
         raise ConfigError(
             f"fraud-mlops:lambdaZip={path!r}: {candidate} does not exist. Run `make build-lambda` "
@@ -95,7 +103,7 @@ class Serving(pulumi.ComponentResource):
             name=function_name,
             runtime=RUNTIME,
             handler=HANDLER,
-            code=pulumi.FileArchive(cfg.lambda_zip),
+            code=pulumi.FileArchive(str(lambda_zip_path(cfg.lambda_zip))),
             role=self.role.arn,
             memory_size=cfg.memory_mb,
             timeout=cfg.timeout_seconds,

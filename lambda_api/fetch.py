@@ -2,8 +2,8 @@
 
 The library's :class:`fraud_mlops.store.ModelStore` goes through pyarrow's filesystems, which
 would add ~100 MB to the Lambda zip. Serving only ever reads one version, so this module reads
-the same layout (``<store>/<model>/champion.json``, ``<store>/<model>/<version>/…``) with boto3,
-which the Lambda Python runtime already provides. Like ``ModelStore.fetch``, it downloads into
+the same layout (:mod:`fraud_mlops.store_layout`, stdlib only) with boto3, which the Lambda
+Python runtime already provides. Like ``ModelStore.fetch``, it downloads into
 ``cache_dir/<model>/<version>`` through a staging folder, verifies every sha256 before the rename,
 and reuses a cached copy only if it still verifies.
 """
@@ -11,27 +11,15 @@ and reuses a cached copy only if it still verifies.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from fraud_mlops.artifact import MANIFEST, load_artifact, read_manifest
+from fraud_mlops import store_layout as layout
+from fraud_mlops.artifact import load_artifact, read_manifest
 from fraud_mlops.errors import ModelError
-
-CHAMPION = "champion"
-CHAMPION_FILE = "champion.json"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def _check(value: str, what: str) -> str:
-    if not _NAME.match(value):
-        raise ModelError(
-            f"{what} {value!r} is not valid: use letters, digits, '.', '_' or '-' (max 128)"
-        )
-    return value
+from fraud_mlops.store_layout import CHAMPION, MANIFEST
 
 
 class _Local:
@@ -89,7 +77,7 @@ def _reader(store_uri: str) -> Any:
 def champion_version(store_uri: str, model_name: str) -> str:
     """The version ``champion.json`` points at."""
     reader = _reader(store_uri)
-    key = f"{_check(model_name, 'model name')}/{CHAMPION_FILE}"
+    key = layout.champion_key(model_name)
     try:
         raw = reader.read(key)
     except ModelError:
@@ -97,17 +85,14 @@ def champion_version(store_uri: str, model_name: str) -> str:
             f"{model_name} has no champion in {store_uri} yet: train and promote a model first, "
             "or set MODEL_URI to a version."
         ) from None
-    try:
-        pointer = json.loads(raw)
-        return _check(pointer["version"], "champion version")
-    except (ValueError, KeyError, TypeError):
-        raise ModelError(f"{store_uri}/{key} is corrupt: it has no version field") from None
+    return layout.parse_champion(raw, f"{store_uri}/{key}")["version"]
 
 
 def fetch_artifact(store_uri: str, model_name: str, ref: str, cache_dir: Path) -> Path:
     """Download ``model_name`` at ``ref`` (a version or ``champion``), verified, into the cache."""
     version = champion_version(store_uri, model_name) if ref == CHAMPION else ref
-    target = Path(cache_dir) / _check(model_name, "model name") / _check(version, "version")
+    prefix = layout.version_key(model_name, version)
+    target = Path(cache_dir) / prefix
     if target.is_dir():
         with contextlib.suppress(ModelError):
             load_artifact(target)
@@ -117,11 +102,9 @@ def fetch_artifact(store_uri: str, model_name: str, ref: str, cache_dir: Path) -
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     try:
-        prefix = f"{model_name}/{version}"
         (staging / MANIFEST).write_bytes(reader.read(f"{prefix}/{MANIFEST}"))
         for name in read_manifest(staging)["files"]:
-            if "/" in name or name in ("", ".", ".."):
-                raise ModelError(f"{prefix}: bad file name {name!r} in the manifest")
+            layout.check_file_name(name, prefix)
             reader.download(f"{prefix}/{name}", staging / name)
         load_artifact(staging)  # verifies every checksum before the copy becomes visible
         staging.rename(target)

@@ -18,23 +18,22 @@ from typing import Any
 import orjson
 
 from fraud_mlops.errors import ConfigError, FraudMlopsError
+from fraud_mlops.store_layout import MANIFEST, split_location
 from lambda_api.settings import ApiSettings
 
 logger = logging.getLogger("fraud_mlops.api")
 
-MANIFEST = "manifest.json"
-
 
 def split_store_uri(uri: str) -> tuple[str, str, str]:
     """``<store>/<model>/<version|champion>`` -> ``(store, model, ref)``."""
-    parts = uri.rstrip("/").rsplit("/", 2)
-    if len(parts) != 3 or not all(parts) or parts[0].endswith(":/"):
+    parts = split_location(uri)
+    if parts is None:
         raise ConfigError(
             f"MODEL_URI={uri!r} is neither an artifact folder (with {MANIFEST}) nor a model-store "
             "location. Use <store>/<model name>/<version or champion>, e.g. "
             "s3://models-bucket/models/claims-fraud/champion, or a local artifact folder."
         )
-    return parts[0], parts[1], parts[2]
+    return parts
 
 
 def resolve_artifact(uri: str, cache_dir: Path) -> Path:
@@ -72,7 +71,9 @@ class ModelHolder:
         try:
             settings = ApiSettings.from_env(env)
         except FraudMlopsError as exc:
-            holder = cls(settings=ApiSettings("", Path("/tmp")), reason=f"bad settings: {exc}")
+            # model_construct: the environment just failed validation, so do not read it again
+            blank = ApiSettings.model_construct(model_uri="", cache_dir=Path("/tmp"))
+            holder = cls(settings=blank, reason=f"bad settings: {exc}")
             logger.error("settings invalid", extra={"fields": {"reason": holder.reason}})
             return holder
         holder = cls(settings=settings)

@@ -32,14 +32,26 @@ REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements.lock"
 # What the API imports; their own dependencies are resolved by pip, constrained by the lock.
 # threadpoolctl: the scorer holds BLAS to one thread for batches when it is importable.
-SERVING = ("fastapi", "mangum", "orjson", "pydantic", "numpy", "PyYAML", "threadpoolctl")
+# pydantic-settings: every runtime's settings (it brings python-dotenv, pinned by the lock too).
+SERVING = (
+    "fastapi",
+    "mangum",
+    "orjson",
+    "pydantic",
+    "pydantic-settings",
+    "numpy",
+    "PyYAML",
+    "threadpoolctl",
+)
 # The torch-free library modules on the scoring path (store.py is not: it needs pyarrow;
-# lambda_api.fetch reads the store with boto3 instead).
+# lambda_api.fetch reads the same store_layout with boto3 instead).
 LIBRARY = (
     "__init__.py",
     "errors.py",
     "schema.py",
     "settings.py",
+    "settings_base.py",
+    "store_layout.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",

@@ -77,7 +77,8 @@ def _short(value, limit: int = 110) -> str:
 
 def print_plan(stack: str) -> int:
     from infra import policies
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     cfg = config_from_stack_file(stack)
     run = run_program(cfg)

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Fixtures shared across the tree (cli, pulumi stand-in, moto Step Functions, mock stack runs).
+pytest_plugins = ["tests.support.fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 FRAUD_ORACLE = SHARED_DATASETS / "fraud_oracle.csv"

@@ -37,3 +37,17 @@ def test_cloud_uris_pass_through() -> None:
 def test_bad_settings_say_what_to_do(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_every_bad_variable_is_named_at_once_and_derived_defaults_stay_quiet() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"LAKEHOUSE_URI": "gs://bucket", "MODEL_NAME": "Fraud Model!"})
+    message = str(info.value)
+    assert "scheme 'gs' is not supported" in message and "not a valid model name" in message
+    assert "MODEL_STORE_URI" not in message  # its default was skipped, not wrong
+
+
+def test_a_given_mapping_ignores_the_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MODEL_NAME", "from-the-shell")
+    assert Settings.from_env({"FRAUD_MLOPS_HOME": str(tmp_path)}).model_name == "claims-fraud"
+    assert Settings.from_env().model_name == "from-the-shell"

@@ -34,9 +34,9 @@ from fraud_mlops.drift import ReferenceProfile
 from fraud_mlops.errors import ConfigError, FraudMlopsError, ModelError
 from fraud_mlops.preprocessing import Preprocessor, numeric_column, text_column
 from fraud_mlops.schema import ClaimsSchema, schema_from_dict
+from fraud_mlops.store_layout import MANIFEST  # the store's layout owns the manifest's name
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 WEIGHTS = "weights.npz"
 REFERENCE = "reference.npz"
 ARCHITECTURE_TYPE = "mlp_embeddings"

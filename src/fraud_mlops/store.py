@@ -1,13 +1,10 @@
 """Versioned model store with a champion pointer, on a local folder or S3 (or ADLS).
 
-Layout under ``MODEL_STORE_URI``::
-
-    <model_name>/<version>/manifest.json, weights.npz, reference.npz
-    <model_name>/champion.json    {"model_name", "version", "promoted_at", "gate", "metrics", ...}
-
-Versions are immutable: :meth:`ModelStore.publish` refuses to overwrite one, uploads the data
-files first and ``manifest.json`` last, so a version without a manifest is an interrupted upload
-and is never listed. ``champion.json`` is written to a staging name and moved over the old
+The layout under ``MODEL_STORE_URI`` (paths, name rules, ``champion.json``) is
+:mod:`fraud_mlops.store_layout`, which the API's fetcher reads too. Versions are immutable:
+:meth:`ModelStore.publish` refuses to overwrite one, uploads the data files first and
+``manifest.json`` last, so a version without a manifest is an interrupted upload and is never
+listed. ``champion.json`` is written to a staging name and moved over the old
 pointer, so readers see the old champion or the new one, never a torn file; a version is only
 promoted after its files are downloaded and verified against their checksums.
 
@@ -19,41 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import tempfile
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from fraud_mlops.artifact import MANIFEST, load_artifact, read_manifest
+from fraud_mlops import store_layout as layout
+from fraud_mlops.artifact import load_artifact, read_manifest
 from fraud_mlops.errors import FraudMlopsError, ModelError
 from fraud_mlops.lakehouse import resolve_filesystem
-
-CHAMPION = "champion"
-CHAMPION_FILE = "champion.json"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def new_version(run_id: str) -> str:
-    """``<UTC now:%Y%m%dT%H%M%SZ>-<run_id>``, with characters a path should not hold replaced."""
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", str(run_id)).strip("-.") or "run"
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{clean}"[:128]
-
-
-def check_name(value: str, what: str) -> str:
-    """Model names and versions become path segments: keep them plain."""
-    if not isinstance(value, str) or not _NAME.match(value) or value == CHAMPION:
-        reserved = "; 'champion' is reserved" if value == CHAMPION else ""
-        raise ModelError(
-            f"{what} {value!r} is not valid: use letters, digits, '.', '_' or '-' (max 128, "
-            f"starting with a letter or digit){reserved}"
-        )
-    return value
+from fraud_mlops.store_layout import (  # noqa: F401  (re-exported: callers import them from here)
+    CHAMPION,
+    CHAMPION_FILE,
+    MANIFEST,
+    check_name,
+    new_version,
+)
 
 
 class ModelStore:
@@ -71,11 +53,10 @@ class ModelStore:
         return f"{self.root}/{check_name(model_name, 'model name')}"
 
     def _version_path(self, model_name: str, version: str) -> str:
-        return f"{self._model_path(model_name)}/{check_name(version, 'version')}"
+        return f"{self.root}/{layout.version_key(model_name, version)}"
 
     def version_uri(self, model_name: str, version: str) -> str:
-        check_name(model_name, "model name")
-        return f"{self.uri}/{model_name}/{check_name(version, 'version')}"
+        return f"{self.uri}/{layout.version_key(model_name, version)}"
 
     def _fail(self, action: str, exc: Exception) -> ModelError:
         return ModelError(
@@ -129,12 +110,8 @@ class ModelStore:
             infos = self.fs.get_file_info(selector)
         except (OSError, pa.ArrowException) as exc:
             raise self._fail(f"list versions of {model_name}", exc) from None
-        found = set()
-        for info in infos:
-            relative = info.path[len(base) :].strip("/").split("/")
-            if len(relative) == 2 and relative[1] == MANIFEST and _NAME.match(relative[0]):
-                found.add(relative[0])
-        return sorted(found)
+        found = {layout.version_of_listing(info.path[len(base) :]) for info in infos}
+        return sorted(v for v in found if v is not None)
 
     def models(self) -> list[str]:
         """Model names that have at least one folder in the store."""
@@ -145,7 +122,7 @@ class ModelStore:
         return sorted(
             i.base_name
             for i in infos
-            if i.type == pafs.FileType.Directory and _NAME.match(i.base_name)
+            if i.type == pafs.FileType.Directory and layout.is_name(i.base_name)
         )
 
     def manifest(self, model_name: str, version: str) -> dict[str, Any]:
@@ -155,16 +132,11 @@ class ModelStore:
     # -- champion --------------------------------------------------------------------------
     def champion(self, model_name: str) -> dict[str, Any] | None:
         """The parsed ``champion.json`` of ``model_name``, or None before the first promotion."""
-        path = f"{self._model_path(model_name)}/{CHAMPION_FILE}"
+        key = layout.champion_key(model_name)
+        path = f"{self.root}/{key}"
         if not self._exists(path):
             return None
-        try:
-            pointer = json.loads(self._read_text(path))
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{self.uri}/{model_name}/{CHAMPION_FILE} is corrupt: {exc}") from None
-        if not isinstance(pointer, dict) or not isinstance(pointer.get("version"), str):
-            raise ModelError(f"{self.uri}/{model_name}/{CHAMPION_FILE} has no version field")
-        return pointer
+        return layout.parse_champion(self._read_text(path), f"{self.uri}/{key}")
 
     def set_champion(
         self, model_name: str, version: str, gate: dict[str, Any], metrics: dict[str, Any]
@@ -183,21 +155,19 @@ class ModelStore:
         with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
             local = self._download(model_name, version, Path(tmp) / version)
             manifest = load_artifact(local).manifest  # raises ModelError naming a bad file
-        previous = self.champion_version_or_none(model_name)
-        pointer = {
-            "model_name": model_name,
-            "version": version,
-            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "gate": gate,
-            "metrics": metrics,
-            "previous_version": previous,
-            "files": manifest["files"],
-        }
+        pointer = layout.champion_pointer(
+            model_name,
+            version,
+            gate=gate,
+            metrics=metrics,
+            previous_version=self.champion_version_or_none(model_name),
+            files=manifest["files"],
+        )
         try:
             text = json.dumps(pointer, indent=2, allow_nan=False) + "\n"
         except (TypeError, ValueError) as exc:
             raise ModelError(f"gate and metrics must be plain JSON values ({exc})") from None
-        self._write_atomic(f"{self._model_path(model_name)}/{CHAMPION_FILE}", text.encode())
+        self._write_atomic(f"{self.root}/{layout.champion_key(model_name)}", text.encode())
         return pointer
 
     def champion_version_or_none(self, model_name: str) -> str | None:
@@ -221,9 +191,7 @@ class ModelStore:
                     "first, or name a version (fraud-mlops models lists them)."
                 )
             version = pointer["version"]
-        target = (
-            Path(cache_dir) / check_name(model_name, "model name") / check_name(version, "version")
-        )
+        target = Path(cache_dir) / layout.version_key(model_name, version)
         if target.is_dir():
             with contextlib.suppress(ModelError):
                 load_artifact(target)
@@ -249,8 +217,7 @@ class ModelStore:
             manifest_bytes = self._read_bytes(f"{src}/{MANIFEST}")
             (dest / MANIFEST).write_bytes(manifest_bytes)
             for name in read_manifest(dest)["files"]:
-                if "/" in name or name in ("", ".", ".."):
-                    raise ModelError(f"{model_name}/{version}: bad file name {name!r} in manifest")
+                layout.check_file_name(name, f"{model_name}/{version}")
                 with self.fs.open_input_stream(f"{src}/{name}") as f, open(dest / name, "wb") as o:
                     shutil.copyfileobj(f, o, 1 << 20)
         except FileNotFoundError as exc:

@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def stack_outputs() -> dict:
     """Real outputs of the dev stack, built by the program under Pulumi's mock runtime."""
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     return run_program(config_from_stack_file("dev")).outputs
 

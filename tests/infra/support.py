@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra.mock_runtime import MockRun, Recorded
+from tools.pulumi_mocks import MockRun, Recorded
 
 
 def policy_of(run: MockRun, name: str) -> dict:

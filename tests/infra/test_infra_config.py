@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from fraud_mlops.errors import ConfigError
-from infra.config import KEYS, parse_stack_config, read_stack_file
+from infra.config import KEYS, parse_stack_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,22 +109,60 @@ def test_secret_values_pass_through_untouched():
     assert cfg.databricks.token is token
 
 
-def test_stack_files_use_only_known_keys_and_encrypt_secrets():
-    for stack in ("dev", "prod"):
-        values, secrets = read_stack_file(REPO / "stacks" / f"Pulumi.{stack}.yaml")
-        known = {k.name for k in KEYS}
-        assert set(values) <= known
-        secret_keys = {k.name for k in KEYS if k.kind == "secret"}
-        # A secret key present in a stack file must be encrypted, never plain text.
-        assert {k for k in values if k in secret_keys} <= secrets
-
-
 def test_every_key_is_documented():
-    doc = (REPO / "README.md").read_text()  # the configuration reference lives there
+    readme = (REPO / "README.md").read_text()  # the generated configuration reference
+    doc = readme.split("<!-- config:stack -->")[1].split("<!-- /config:stack -->")[0]
     missing = [k.name for k in KEYS if f"`{k.name}`" not in doc]
     assert not missing, f"undocumented stack config keys: {missing}"
 
 
-def test_missing_stack_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match="pulumi stack init"):
-        read_stack_file(tmp_path / "Pulumi.nope.yaml")
+def test_rules_between_keys_are_checked_even_when_a_value_is_invalid():
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config("dev", {"awsRegion": "eu-west-1", "vpcId": "vpc-1", "forceDestroy": "?"})
+    message = str(exc.value)
+    assert "forceDestroy='?': expected true or false" in message
+    assert "vpcId='vpc-1' needs subnetIds" in message
+
+
+def test_a_section_that_is_off_reads_only_its_switch():
+    cfg = parse_stack_config("dev", {"awsRegion": "eu-west-1", "databricksTrials": "many"})
+    assert not cfg.databricks.enabled and cfg.databricks.trials == 8
+    with pytest.raises(ConfigError, match="databricksEnabled='perhaps': expected true or false"):
+        parse_stack_config("dev", {"awsRegion": "eu-west-1", "databricksEnabled": "perhaps"})
+
+
+def test_keys_come_from_the_section_models_with_their_kinds_and_defaults():
+    by_name = {k.name: k for k in KEYS}
+    assert len(by_name) == len(KEYS) == 61
+    assert (by_name["maxVcpus"].kind, by_name["maxVcpus"].default) == ("int", 64)
+    assert (by_name["instanceTypes"].kind, by_name["instanceTypes"].default) == (
+        "list",
+        ["c6i", "m6i"],
+    )
+    assert by_name["gpu"].kind == "bool" and by_name["modelName"].kind == "str"
+    assert {k.name for k in KEYS if k.kind == "secret"} == {
+        "k8sKubeconfig",
+        "databricksToken",
+        "snowflakeAdminPrivateKey",
+        "snowflakeServiceUserPrivateKey",
+    }
+    assert all(k.default is None for k in KEYS if k.kind == "secret")  # secrets never defaulted
+
+
+def test_snowflake_names_derive_from_the_stack_and_the_library():
+    cfg = parse_stack_config(
+        "dev-eu",
+        {
+            "awsRegion": "eu-west-1",
+            "snowflakeEnabled": "true",
+            "snowflakeOrganization": "O",
+            "snowflakeAccount": "A",
+            "snowflakeAdminUser": "U",
+            "snowflakeAdminRole": "R",
+            "snowflakeAdminPrivateKey": "<secret>",
+            "snowflakeServiceUserPublicKey": "MIIB",
+            "snowflakeWarehouseSize": "small",
+        },
+    )
+    assert (cfg.snowflake.database, cfg.snowflake.schema) == ("FRAUD_MLOPS_DEV_EU", "FRAUD_MLOPS")
+    assert cfg.snowflake.warehouse_size == "SMALL"

@@ -6,7 +6,8 @@ import pulumi
 import pytest
 
 from fraud_mlops.errors import ConfigError
-from infra.mock_runtime import config_from_stack_file, run_program
+from tools.pulumi_mocks import run_program
+from tools.stack_files import config_from_stack_file
 
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

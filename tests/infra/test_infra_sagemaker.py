@@ -7,9 +7,9 @@ import json
 import pytest
 
 from fraud_mlops.errors import ConfigError
-from infra.mock_runtime import config_from_stack_file
 from infra.policies import violations
 from tests.infra.support import policy_of
+from tools.stack_files import config_from_stack_file
 
 ON = {"sagemakerEnabled": True, "sagemakerInstanceType": "ml.c6i.large", "servingImageTag": "v7"}
 SAGEMAKER_TYPES = ("aws:sagemaker/", "fraud:aws:SageMakerServing")

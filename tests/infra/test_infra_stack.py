@@ -11,7 +11,7 @@ import pytest
 
 from infra import policies
 from infra.config import NAMESPACE
-from infra.mock_runtime import RecordingMocks
+from tools.pulumi_mocks import RecordingMocks
 
 REPO = Path(__file__).resolve().parents[2]
 METAFLOW_KEYS = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fraud_mlops.cloud.stepfunctions import deploy_command
-from infra.mock_runtime import MockRun
+from tools.pulumi_mocks import MockRun
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "flows" / "fraud_detection_flow.py"

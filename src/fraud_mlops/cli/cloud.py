@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fraud_mlops.cli._args import add_stack_args, positive_int
@@ -186,6 +187,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     notify.set_defaults(func=_notify)
 
 
+def _status_changes() -> Callable[[str, float], None]:
+    """A progress callback for a poller that says each new status once, not every poll."""
+    last: list[str] = []
+
+    def on_poll(status: str, elapsed: float) -> None:
+        if last != [status]:
+            say(f"  {status} after {elapsed:.0f} s")
+            last[:] = [status]
+
+    return on_poll
+
+
 def _outputs(args: argparse.Namespace) -> StackOutputs | None:
     from fraud_mlops.cloud.stack import load_stack_outputs
 
@@ -252,19 +265,12 @@ def _flow_trigger(args: argparse.Namespace) -> int:
         return 0
 
     say(f"waiting up to {args.timeout:g} s (polling every {args.poll_interval:g} s)")
-    last: list[str] = []
-
-    def on_poll(status: str, elapsed: float) -> None:
-        if not last or last[-1] != status:
-            say(f"  {status} after {elapsed:.0f} s")
-        last.append(status)
-
     result = sfn.wait_for_execution(
         client,
         execution_arn,
         timeout=args.timeout,
         poll_interval=args.poll_interval,
-        on_poll=on_poll,
+        on_poll=_status_changes(),
     )
     if result.timed_out:
         print(f"status: {result.status}: still running after the {args.timeout:g} s timeout")
@@ -311,15 +317,12 @@ def _databricks_run(args: argparse.Namespace) -> int:
     if not args.wait:
         return 0
     say(f"waiting up to {args.timeout:g} s (polling every {args.poll_interval:g} s)")
-    seen: list[str] = []
-
-    def on_poll(state: str, elapsed: float) -> None:
-        if not seen or seen[-1] != state:
-            say(f"  {state} after {elapsed:.0f} s")
-        seen.append(state)
-
     report = dbx.wait_for_run(
-        client, run_id, timeout=args.timeout, poll_interval=args.poll_interval, on_poll=on_poll
+        client,
+        run_id,
+        timeout=args.timeout,
+        poll_interval=args.poll_interval,
+        on_poll=_status_changes(),
     )
     print("\n".join(report.lines()))
     if report.timed_out:

@@ -1,6 +1,7 @@
 """Run the stack's Databricks job and explain its failures, with databricks-sdk.
 
-``run_now`` only queues a run. :func:`wait_for_run` polls ``jobs/runs/get`` until the run reaches
+``run_now`` only queues a run. :func:`wait_for_run` polls ``jobs/runs/get`` (with the shared poller
+of :mod:`fraud_mlops.cloud.polling`, which says why not the SDK's own waiter) until the run reaches
 a terminal life-cycle state or a deadline passes, and :func:`task_reports` fetches each *task*
 run's output: ``jobs/runs/get-output`` refuses the parent run of a multi-task job, and the error
 and stack trace a person needs live on the task that failed.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraud_mlops.cloud import CloudError
+from fraud_mlops.cloud.polling import poll_until
 
 TERMINAL = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 _TRACE_LINES = 25  # a stack trace's tail names the failing line; the head is framework noise
@@ -110,20 +112,24 @@ def wait_for_run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunReport:
     """Poll until the run is terminal or ``timeout`` seconds pass; then report on it."""
-    start = clock()
-    while True:
+
+    def read() -> Any:
         with _api_errors(f"read run {run_id}"):
-            run = client.jobs.get_run(run_id=run_id)
-        state = _life_cycle(run)
-        elapsed = clock() - start
-        if on_poll is not None:
-            on_poll(state, elapsed)
-        if state in TERMINAL:
-            return inspect_run(client, run_id)
-        remaining = timeout - elapsed
-        if remaining <= 0:
-            return _report(run, [], timed_out=True)
-        sleep(min(poll_interval, remaining))
+            return client.jobs.get_run(run_id=run_id)
+
+    polled = poll_until(
+        read,
+        _life_cycle,
+        TERMINAL,
+        timeout=timeout,
+        interval=poll_interval,
+        on_poll=on_poll,
+        clock=clock,
+        sleep=sleep,
+    )
+    if polled.timed_out:
+        return _report(polled.response, [], timed_out=True)
+    return inspect_run(client, run_id)
 
 
 def inspect_run(client: Any, run_id: int) -> RunReport:

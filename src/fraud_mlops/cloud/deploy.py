@@ -31,7 +31,7 @@ class Target:
 
 
 # Must match infra/config.py (keys) and infra/{serving,sagemaker,kubernetes}.py (type tokens);
-# tests/delivery/test_deploy.py checks them against the Pulumi program.
+# tests/cloud/test_deploy.py checks them against the Pulumi program.
 TARGETS = {
     "lambda": Target("lambda", None, "fraud:aws:Serving", False),
     "sagemaker": Target(

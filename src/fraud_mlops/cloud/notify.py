@@ -3,15 +3,9 @@
 A notification is a courtesy, never a gate: :func:`send_all` catches every failure, turns it
 into a warning and returns, so a broken webhook cannot fail a deploy that worked. Secrets (the
 webhook URL is one: it carries its own token; the SMTP password) are read from the environment,
-never defaulted, and scrubbed from every message this module prints.
-
-| variable | meaning |
-|---|---|
-| ``SLACK_WEBHOOK_URL`` | Slack incoming webhook (secret); unset = no Slack message |
-| ``SMTP_HOST`` / ``SMTP_PORT`` | mail relay (port default 587); unset host = no email |
-| ``SMTP_USER`` / ``SMTP_PASSWORD`` | login (password secret); unset user = no login |
-| ``SMTP_STARTTLS`` | ``true`` (default) or ``false``; the password is never sent in clear text |
-| ``NOTIFY_EMAIL_TO`` / ``NOTIFY_EMAIL_FROM`` | comma-separated recipients / sender |
+never defaulted, and scrubbed from every message this module prints. ``SLACK_WEBHOOK_URL`` unset
+means no Slack message; the email variables are :class:`EmailSettings`' fields (README:
+"Configuration reference").
 """
 
 from __future__ import annotations
@@ -20,8 +14,13 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Self
+
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import NoDecode
 
 from fraud_mlops.errors import ConfigError
+from fraud_mlops.settings_base import BLANK_IS_UNSET, EnvSettings, Problems, Text, secret_value
 
 STATUSES = ("success", "failure")
 _ICONS = {"success": ":white_check_mark:", "failure": ":x:"}
@@ -66,43 +65,63 @@ class Outcome:
     note: str
 
 
-@dataclass(frozen=True)
-class EmailSettings:
-    host: str
-    port: int
-    sender: str
-    recipients: tuple[str, ...]
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    starttls: bool = True
+def _addresses(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(a.strip() for a in value.split(",") if a.strip())
+    return value
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> EmailSettings | None:
-        """None when ``SMTP_HOST`` is unset (email off); ConfigError when it is half set."""
-        host = (env.get("SMTP_HOST") or "").strip()
-        if not host:
-            return None
+
+class EmailSettings(EnvSettings):
+    """The SMTP relay and the addresses; :meth:`from_env` is None when ``SMTP_HOST`` is unset."""
+
+    host: Text = Field(validation_alias="SMTP_HOST", description="mail relay; unset = no email")
+    port: Annotated[int, BLANK_IS_UNSET] = Field(
+        587, ge=1, le=65535, validation_alias="SMTP_PORT", description="mail relay port"
+    )
+    sender: Text = Field(
+        "", validation_alias="NOTIFY_EMAIL_FROM", description="the sender address (required)"
+    )
+    # NoDecode: a comma-separated list, not the JSON pydantic-settings expects by default
+    recipients: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_addresses)] = Field(
+        (),
+        validation_alias="NOTIFY_EMAIL_TO",
+        description="comma-separated recipient addresses (required)",
+    )
+    user: Text | None = Field(
+        None, validation_alias="SMTP_USER", description="login; unset = no login"
+    )
+    password: SecretStr | None = Field(
+        None, validation_alias="SMTP_PASSWORD", description="password of SMTP_USER", repr=False
+    )
+    starttls: bool = Field(
+        True,
+        validation_alias="SMTP_STARTTLS",
+        description="STARTTLS before login; the password is never sent in clear text",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> EmailSettings:
         problems = []
-        port_text = (env.get("SMTP_PORT") or "587").strip()
-        port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else 0
-        if not port:
-            problems.append(f"SMTP_PORT={port_text!r} is not a port number (1-65535)")
-        recipients = tuple(a.strip() for a in (env.get("NOTIFY_EMAIL_TO") or "").split(",") if a)
-        if not recipients:
+        if not self.recipients:
             problems.append("NOTIFY_EMAIL_TO is empty: give comma-separated addresses")
-        sender = (env.get("NOTIFY_EMAIL_FROM") or "").strip()
-        if not sender:
+        if not self.sender:
             problems.append("NOTIFY_EMAIL_FROM is empty: give the sender address")
-        tls_text = (env.get("SMTP_STARTTLS") or "true").strip().lower()
-        if tls_text not in ("true", "false"):
-            problems.append(f"SMTP_STARTTLS={tls_text!r}: use true or false")
-        user = env.get("SMTP_USER") or None
-        password = env.get("SMTP_PASSWORD") or None
-        if user and not password:
+        if self.user and not secret_value(self.password):
             problems.append("SMTP_USER is set but SMTP_PASSWORD is not")
         if problems:
-            raise ConfigError("email notification settings: " + "; ".join(problems))
-        return cls(host, port, sender, recipients, user, password, tls_text == "true")
+            raise Problems(problems)
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self | None:  # type: ignore[override]
+        """None when ``SMTP_HOST`` is unset (email off); ConfigError when it is half set."""
+        env = os.environ if env is None else env
+        if not (env.get("SMTP_HOST") or "").strip():
+            return None
+        try:
+            return super().from_env(env)
+        except ConfigError as exc:
+            raise ConfigError(f"email notification settings: {exc}") from None
 
 
 def parse_link(text: str) -> tuple[str, str]:
@@ -150,7 +169,7 @@ def send_email(settings: EmailSettings, notice: Notice, timeout: float = 15.0) -
             if not settings.starttls:
                 # Never send the password in clear text, even if the relay would accept it.
                 raise RuntimeError("refusing SMTP login without STARTTLS (set SMTP_STARTTLS=true)")
-            smtp.login(settings.user, settings.password or "")
+            smtp.login(settings.user, secret_value(settings.password))
         smtp.send_message(message)
 
 

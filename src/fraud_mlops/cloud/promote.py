@@ -24,7 +24,7 @@ from fraud_mlops.cloud.gate_check import GateVerdict, Locations, gate_of_version
 from fraud_mlops.errors import ConfigError, FraudMlopsError
 
 # Must match infra/config.py (key) and infra/serving.py + infra/stack.py (component type/name);
-# tests/delivery/test_promote.py checks both against the Pulumi program.
+# tests/cloud/test_promote.py checks both against the Pulumi program.
 PROJECT = "fraud-mlops"
 MODEL_VERSION_KEY = f"{PROJECT}:modelVersion"
 DEFAULT_SERVED_VERSION = "champion"

@@ -2,9 +2,10 @@
 
 Metaflow's own ``step-functions trigger`` only starts an execution (and its Deployer's
 ``wait_for_run`` only waits for the run to *start*), so a pipeline cannot tell whether training
-worked. :func:`wait_for_execution` polls ``DescribeExecution`` until the execution finishes or a
-deadline passes, and :func:`failure_details` reads the execution history to name the state that
-failed and its error, which is what the person reading the Jenkins log needs first.
+worked. :func:`wait_for_execution` polls ``DescribeExecution`` (boto3 has no waiter for it; see
+:mod:`fraud_mlops.cloud.polling`) until the execution finishes or a deadline passes, and
+:func:`failure_details` reads the execution history to name the state that failed and its error,
+which is what the person reading the Jenkins log needs first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_mlops.cloud import CloudError
+from fraud_mlops.cloud.polling import poll_until
 from fraud_mlops.errors import ConfigError
 
 FLOW_NAME = "FraudDetectionFlow"
@@ -134,19 +136,19 @@ def wait_for_execution(
     sleep: Callable[[float], None] = time.sleep,
 ) -> ExecutionResult:
     """Poll until the execution ends or ``timeout`` seconds pass (then status stays RUNNING)."""
-    start = clock()
-    while True:
-        info = _call(client.describe_execution, executionArn=execution_arn)
-        status = info["status"]
-        elapsed = clock() - start
-        if on_poll is not None:
-            on_poll(status, elapsed)
-        if status in TERMINAL:
-            break
-        remaining = timeout - elapsed
-        if remaining <= 0:
-            return ExecutionResult(execution_arn, info["name"], status, timed_out=True)
-        sleep(min(poll_interval, remaining))
+    polled = poll_until(
+        lambda: _call(client.describe_execution, executionArn=execution_arn),
+        lambda info: info["status"],
+        TERMINAL,
+        timeout=timeout,
+        interval=poll_interval,
+        on_poll=on_poll,
+        clock=clock,
+        sleep=sleep,
+    )
+    info, status = polled.response, polled.status
+    if polled.timed_out:
+        return ExecutionResult(execution_arn, info["name"], status, timed_out=True)
     if status == "SUCCEEDED":
         return ExecutionResult(execution_arn, info["name"], status)
     error, cause, state = failure_details(client, execution_arn)

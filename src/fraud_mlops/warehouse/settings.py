@@ -3,30 +3,20 @@
 With no ``SNOWFLAKE_ACCOUNT`` the embedded store is used: fakesnow on DuckDB files under
 ``$FRAUD_MLOPS_HOME/warehouse``, the same SQL as Snowflake. With an account, the connection uses
 key-pair (JWT) authentication, because Snowflake no longer lets ``TYPE=SERVICE`` users sign in
-with a password.
-
-| variable | required | meaning |
-|---|---|---|
-| ``SNOWFLAKE_ACCOUNT`` | for Snowflake | account identifier, e.g. ``myorg-myaccount`` |
-| ``SNOWFLAKE_USER`` | yes | the service user |
-| ``SNOWFLAKE_PRIVATE_KEY_PATH`` | one of the two | PEM file with the user's private key |
-| ``SNOWFLAKE_PRIVATE_KEY`` | one of the two | the PEM text itself (a secret variable in CI) |
-| ``SNOWFLAKE_PRIVATE_KEY_PASSPHRASE`` | if the key is encrypted | its passphrase |
-| ``SNOWFLAKE_WAREHOUSE`` | yes | virtual warehouse that runs the sync |
-| ``SNOWFLAKE_DATABASE`` | yes (embedded: ``FRAUD_LOCAL``) | database holding the tables |
-| ``SNOWFLAKE_SCHEMA`` | no (``FRAUD_MLOPS``) | schema holding the tables |
-| ``SNOWFLAKE_ROLE`` | no | role to assume (default: the user's default role) |
+with a password. The variables and their defaults are the fields below (README: "Configuration
+reference").
 """
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+
 from fraud_mlops.errors import ConfigError
+from fraud_mlops.settings_base import EnvSettings, Problems, Text, environ, key_of, secret_value
 from fraud_mlops.warehouse.specs import SCHEMA_NAME_DEFAULT
 
 # Not FRAUD_MLOPS: DuckDB cannot bind views when a database and its schema share a name.
@@ -34,31 +24,179 @@ EMBEDDED_DATABASE_DEFAULT = "FRAUD_LOCAL"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 # org-account (preferred) or a legacy locator with optional region/cloud: xy12345.eu-west-1.aws
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
-_KEY_VARS = ("SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY")
 _MIN_RSA_BITS = 2048
 
 
-@dataclass(frozen=True)
-class WarehouseSettings:
+def _database_default(data: dict[str, Any]) -> str:
+    # Snowflake needs the database named; the embedded store has its own.
+    return "" if data.get("account") else EMBEDDED_DATABASE_DEFAULT
+
+
+class WarehouseSettings(EnvSettings):
     """Where the metrics warehouse is. Build it with :meth:`from_env`.
 
     ``kind`` is ``"snowflake"`` or ``"embedded"``. ``private_key`` (DER, PKCS#8, unencrypted in
-    memory only) is excluded from ``repr`` so it never reaches a log or a traceback.
+    memory only) is a private attribute and the key fields are secrets, so neither reaches a log,
+    ``repr`` or a traceback.
     """
 
-    kind: str
-    database: str
-    schema: str
-    account: str = ""
-    user: str = ""
-    warehouse: str = ""
-    role: str = ""
-    embedded_path: str = ""
-    private_key: bytes = field(default=b"", repr=False)
+    account: Text = Field(
+        "",
+        validation_alias="SNOWFLAKE_ACCOUNT",
+        description="account identifier, e.g. `myorg-myaccount`; unset = the embedded store",
+    )
+    user: Text = Field(
+        "", validation_alias="SNOWFLAKE_USER", description="the TYPE=SERVICE user (with an account)"
+    )
+    key_path: Text = Field(
+        "",
+        validation_alias="SNOWFLAKE_PRIVATE_KEY_PATH",
+        description="PEM file with the user's private key (or SNOWFLAKE_PRIVATE_KEY)",
+        repr=False,
+    )
+    key_pem: SecretStr | None = Field(
+        None,
+        validation_alias="SNOWFLAKE_PRIVATE_KEY",
+        description="the PEM text itself (a CI secret; literal `\\n` escapes are accepted)",
+        repr=False,
+    )
+    key_passphrase: SecretStr | None = Field(
+        None,
+        validation_alias="SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+        description="passphrase of an encrypted key",
+        repr=False,
+    )
+    password: SecretStr | None = Field(
+        None,
+        validation_alias="SNOWFLAKE_PASSWORD",
+        description="never used: TYPE=SERVICE users cannot sign in with passwords",
+        repr=False,
+    )
+    warehouse: Text = Field(
+        "", validation_alias="SNOWFLAKE_WAREHOUSE", description="virtual warehouse of the sync"
+    )
+    database: Text = Field(
+        default_factory=_database_default,
+        validation_alias="SNOWFLAKE_DATABASE",
+        description="database holding the tables (required with an account)",
+        json_schema_extra={"shown_default": f"embedded: `{EMBEDDED_DATABASE_DEFAULT}`"},
+    )
+    schema_name: Text = Field(
+        SCHEMA_NAME_DEFAULT,
+        validation_alias="SNOWFLAKE_SCHEMA",
+        description="schema holding the tables",
+    )
+    role: Text = Field(
+        "", validation_alias="SNOWFLAKE_ROLE", description="role to assume (default: the user's)"
+    )
+    _private_key: bytes = PrivateAttr(b"")
+    _embedded_path: str = PrivateAttr("")
+
+    @field_validator("warehouse", "database", "schema_name", "role")
+    @classmethod
+    def _plain_identifier(cls, value: str, info: ValidationInfo) -> str:
+        """Names are interpolated into SQL, so only plain (unquoted) Snowflake identifiers pass."""
+        if value and not _IDENTIFIER.match(value):
+            variable = key_of(cls.model_fields[info.field_name or ""], info.field_name or "")
+            raise ValueError(
+                f"{variable}={value!r} is not a plain Snowflake identifier: use letters, digits, "
+                "'_' or '$', starting with a letter or '_'."
+            )
+        return value.upper()
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if value and ("snowflakecomputing.com" in value or "://" in value):
+            raise ValueError(
+                f"SNOWFLAKE_ACCOUNT={value!r} looks like a URL: set only the account identifier, "
+                "e.g. myorg-myaccount (the part before .snowflakecomputing.com)."
+            )
+        if value and not _ACCOUNT.match(value):
+            raise ValueError(
+                f"SNOWFLAKE_ACCOUNT={value!r} is not an account identifier: use the form "
+                "myorg-myaccount (or a legacy locator such as xy12345.eu-west-1)."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self) -> WarehouseSettings:
+        if self.is_embedded:
+            self._embedded_path = self._check_embedded()
+        else:
+            self._private_key = self._check_snowflake()
+        return self
+
+    def _check_embedded(self) -> str:
+        stray = [
+            v
+            for v, value in (
+                ("SNOWFLAKE_USER", self.user),
+                ("SNOWFLAKE_PRIVATE_KEY_PATH", self.key_path),
+                ("SNOWFLAKE_PRIVATE_KEY", secret_value(self.key_pem)),
+            )
+            if value.strip()
+        ]
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)} set but SNOWFLAKE_ACCOUNT is not: set SNOWFLAKE_ACCOUNT "
+                "(e.g. myorg-myaccount) to use Snowflake, or unset them to use the embedded "
+                "warehouse."
+            )
+        if self.database == self.schema_name:
+            raise ValueError(
+                f"SNOWFLAKE_DATABASE and SNOWFLAKE_SCHEMA are both {self.database!r}: the "
+                "embedded warehouse (DuckDB) cannot resolve views then; give them different names."
+            )
+        return _embedded_path()
+
+    def _check_snowflake(self) -> bytes:
+        missing = [
+            f"{name} is not set: SNOWFLAKE_ACCOUNT is, so set {name} to {example}."
+            for name, value, example in (
+                ("SNOWFLAKE_USER", self.user, "the TYPE=SERVICE user, e.g. FRAUD_MLOPS_SYNC"),
+                (
+                    "SNOWFLAKE_WAREHOUSE",
+                    self.warehouse,
+                    "the virtual warehouse, e.g. FRAUD_MLOPS_WH",
+                ),
+                ("SNOWFLAKE_DATABASE", self.database, "the database, e.g. FRAUD_MLOPS"),
+            )
+            if not value
+        ]
+        try:
+            key = load_private_key(
+                path=self.key_path,
+                pem=secret_value(self.key_pem),
+                passphrase=secret_value(self.key_passphrase),
+                password_set=bool(secret_value(self.password).strip()),
+            )
+        except ConfigError as exc:
+            missing.append(str(exc))
+            key = b""
+        if missing:
+            raise Problems(missing)
+        return key
+
+    @property
+    def kind(self) -> str:
+        return "snowflake" if self.account else "embedded"
 
     @property
     def is_embedded(self) -> bool:
         return self.kind == "embedded"
+
+    @property
+    def schema(self) -> str:  # type: ignore[override]  # BaseModel.schema() is pydantic v1's
+        return self.schema_name
+
+    @property
+    def private_key(self) -> bytes:
+        return self._private_key
+
+    @property
+    def embedded_path(self) -> str:
+        return self._embedded_path
 
     def describe(self) -> str:
         """A one-line, secret-free description for command output."""
@@ -88,97 +226,13 @@ class WarehouseSettings:
             kwargs["role"] = self.role
         return kwargs
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WarehouseSettings:
-        """Validate the ``SNOWFLAKE_*`` variables; every problem is a :class:`ConfigError`."""
-        env = dict(os.environ if env is None else env)
-        get = lambda name: (env.get(name) or "").strip()  # noqa: E731 - a local shorthand
-        schema = _identifier(get("SNOWFLAKE_SCHEMA") or SCHEMA_NAME_DEFAULT, "SNOWFLAKE_SCHEMA")
-        account = get("SNOWFLAKE_ACCOUNT")
-        if not account:
-            stray = [v for v in ("SNOWFLAKE_USER", *_KEY_VARS) if get(v)]
-            if stray:
-                raise ConfigError(
-                    f"{', '.join(stray)} set but SNOWFLAKE_ACCOUNT is not: set SNOWFLAKE_ACCOUNT "
-                    "(e.g. myorg-myaccount) to use Snowflake, or unset them to use the embedded "
-                    "warehouse."
-                )
-            database = _identifier(
-                get("SNOWFLAKE_DATABASE") or EMBEDDED_DATABASE_DEFAULT, "SNOWFLAKE_DATABASE"
-            )
-            if database == schema:
-                raise ConfigError(
-                    f"SNOWFLAKE_DATABASE and SNOWFLAKE_SCHEMA are both {database!r}: the embedded "
-                    "warehouse (DuckDB) cannot resolve views then; give them different names."
-                )
-            return cls(
-                kind="embedded",
-                database=database,
-                schema=schema,
-                embedded_path=_embedded_path(env),
-            )
-        return cls(
-            kind="snowflake",
-            account=_account(account),
-            user=_required(get, "SNOWFLAKE_USER", "the TYPE=SERVICE user, e.g. FRAUD_MLOPS_SYNC"),
-            private_key=load_private_key(
-                path=get("SNOWFLAKE_PRIVATE_KEY_PATH"),
-                pem=env.get("SNOWFLAKE_PRIVATE_KEY") or "",
-                passphrase=env.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE") or "",
-                password_set=bool(get("SNOWFLAKE_PASSWORD")),
-            ),
-            warehouse=_identifier(
-                _required(get, "SNOWFLAKE_WAREHOUSE", "the virtual warehouse, e.g. FRAUD_MLOPS_WH"),
-                "SNOWFLAKE_WAREHOUSE",
-            ),
-            database=_identifier(
-                _required(get, "SNOWFLAKE_DATABASE", "the database, e.g. FRAUD_MLOPS"),
-                "SNOWFLAKE_DATABASE",
-            ),
-            schema=schema,
-            role=_identifier(get("SNOWFLAKE_ROLE"), "SNOWFLAKE_ROLE")
-            if get("SNOWFLAKE_ROLE")
-            else "",
-        )
 
-
-def _required(get: Any, name: str, example: str) -> str:
-    value = get(name)
-    if not value:
-        raise ConfigError(f"{name} is not set: SNOWFLAKE_ACCOUNT is, so set {name} to {example}.")
-    return value
-
-
-def _identifier(value: str, variable: str) -> str:
-    """Names are interpolated into SQL, so only plain (unquoted) Snowflake identifiers pass."""
-    if not _IDENTIFIER.match(value):
-        raise ConfigError(
-            f"{variable}={value!r} is not a plain Snowflake identifier: use letters, digits, '_' "
-            "or '$', starting with a letter or '_'."
-        )
-    return value.upper()
-
-
-def _account(value: str) -> str:
-    if "snowflakecomputing.com" in value or "://" in value:
-        raise ConfigError(
-            f"SNOWFLAKE_ACCOUNT={value!r} looks like a URL: set only the account identifier, "
-            "e.g. myorg-myaccount (the part before .snowflakecomputing.com)."
-        )
-    if not _ACCOUNT.match(value):
-        raise ConfigError(
-            f"SNOWFLAKE_ACCOUNT={value!r} is not an account identifier: use the form "
-            "myorg-myaccount (or a legacy locator such as xy12345.eu-west-1)."
-        )
-    return value
-
-
-def _embedded_path(env: dict[str, str]) -> str:
+def _embedded_path() -> str:
     from fraud_mlops.settings import Settings
 
-    home = Settings.from_env(env).home
+    home = Settings.from_env(environ()).home
     if "://" in home:
-        raise ConfigError(
+        raise ValueError(
             f"FRAUD_MLOPS_HOME={home!r} is remote, but the embedded warehouse needs a local "
             "folder: point FRAUD_MLOPS_HOME at a local path or configure SNOWFLAKE_ACCOUNT."
         )

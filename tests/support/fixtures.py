@@ -1,6 +1,9 @@
-"""Fixtures for the delivery tests: a moto server that really executes state machines, a
-stand-in ``pulumi`` CLI (the real one cannot be installed offline) and a small real world of
-published model versions."""
+"""Fixtures shared across the test tree (registered in tests/conftest.py).
+
+A moto server that really executes state machines, the CLI run in-process, a stand-in ``pulumi``
+CLI (the real one cannot be installed offline), a small real world of published model versions,
+and the Pulumi program built once per stack and session under the mock runtime.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,15 @@ import os
 import stat
 import textwrap
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.delivery.release_world import build_world
+from tests.support.release_world import build_world
+
+if TYPE_CHECKING:
+    from tools.pulumi_mocks import MockRun
 
 
 def _set_moto_config(endpoint: str, config: dict) -> None:
@@ -108,3 +115,30 @@ def pulumi(tmp_path, monkeypatch):
 @pytest.fixture
 def world(tmp_path):
     return build_world(tmp_path / "world")
+
+
+@pytest.fixture(scope="session")
+def build() -> Callable[..., MockRun]:
+    """``build(stack, **overrides)`` runs the program for a stack file with raw overrides."""
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
+
+    cache: dict[tuple, MockRun] = {}
+
+    def _build(stack: str = "dev", **overrides) -> MockRun:
+        key = (stack, tuple(sorted((k, json.dumps(v)) for k, v in overrides.items())))
+        if key not in cache:
+            cache[key] = run_program(config_from_stack_file(stack, overrides=overrides))
+        return cache[key]
+
+    return _build
+
+
+@pytest.fixture(scope="session")
+def dev(build) -> MockRun:
+    return build("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(build) -> MockRun:
+    return build("prod")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fraud_mlops.cloud import databricks as dbx
-from tests.delivery.fake_databricks import FakeDatabricks, JobScript, Task
+from tests.support.fake_databricks import FakeDatabricks, JobScript, Task
 
 TOKEN = "dapi-test-0123456789abcdef"
 TRACE = "Traceback (most recent call last):\n" + "".join(

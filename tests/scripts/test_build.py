@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dockerfiles import lock_pins, parse_dockerfile
+
 REPO = Path(__file__).resolve().parents[2]
-LOCK = REPO / "requirements.lock"
 
 
 def _load_build_script():
@@ -31,35 +32,6 @@ build = _load_build_script()
 
 
 # -- Dockerfile ------------------------------------------------------------------------------
-def parse_dockerfile(text: str) -> list[tuple[str, str]]:
-    """``(INSTRUCTION, arguments)`` pairs: continuations joined, comments and blanks dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, rest = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), rest.strip()))
-        pending = ""
-    assert not pending, "dangling line continuation"
-    return instructions
-
-
-def lock_pins(path: Path = LOCK) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, sep, version = line.partition("==")
-            assert sep, f"requirements.lock line {line!r} is not pinned"
-            pins[name.lower().replace("_", "-")] = version
-    return pins
-
-
 def pip_installs(instructions: list[tuple[str, str]]) -> list[list[str]]:
     """The argument lists of every ``pip install`` inside RUN instructions."""
     calls = []
@@ -161,7 +133,8 @@ def test_image_tag_scheme():
 
 
 def test_stack_metaflow_image_points_at_the_built_tag_in_ecr():
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     tag = build.image_tag(build.git_commit(REPO)[0])
     run = run_program(config_from_stack_file("dev", overrides={"imageTag": tag}))

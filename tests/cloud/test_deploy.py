@@ -27,7 +27,8 @@ def _deploy(cli, *extra):
 
 def test_keys_and_component_types_match_the_pulumi_program():
     from infra.config import KEYS_BY_NAME
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     for target in TARGETS.values():
         if target.enable_key:

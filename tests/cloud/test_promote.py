@@ -10,7 +10,7 @@ import pytest
 
 from fraud_mlops.cloud.promote import MODEL_VERSION_KEY, serving_targets
 from fraud_mlops.store import ModelStore
-from tests.delivery.release_world import MODEL
+from tests.support.release_world import MODEL
 
 
 def _promote(cli, world, *extra):
@@ -109,7 +109,8 @@ def test_missing_pulumi_cli_is_a_clear_error(world, cli, monkeypatch, tmp_path):
 
 def test_the_key_and_targets_match_the_pulumi_program():
     from infra.config import KEYS_BY_NAME, NAMESPACE
-    from infra.mock_runtime import config_from_stack_file, run_program
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
 
     namespace, key = MODEL_VERSION_KEY.split(":")
     assert namespace == NAMESPACE and KEYS_BY_NAME[key].default == "champion"

@@ -10,8 +10,8 @@ import pytest
 
 from fraud_mlops.cloud.notify import EmailSettings, Notice, parse_link, send_all
 from fraud_mlops.errors import ConfigError
-from tests.delivery.local_servers import SmtpServer, WebhookServer
-from tests.delivery.test_stepfunctions import _write_metrics
+from tests.support.local_servers import SmtpServer, WebhookServer
+from tests.support.release_world import write_metrics
 
 SECRET_HOOK_PATH = "/services/T000/B000/XXXXsecretXXXX"
 PASSWORD = "s3cr3t-smtp-pw"
@@ -37,7 +37,7 @@ def _email_env(monkeypatch: pytest.MonkeyPatch, port: int, **extra: str) -> None
 
 def test_success_goes_to_slack_and_email_with_metrics_and_links(clean_env, cli, tmp_path):
     lakehouse = tmp_path / "lake"
-    _write_metrics(lakehouse, "sfn-jenkins-42")
+    write_metrics(lakehouse, "sfn-jenkins-42")
     clean_env.setenv("LAKEHOUSE_URI", str(lakehouse))
     with WebhookServer() as hook, SmtpServer() as smtp:
         clean_env.setenv("SLACK_WEBHOOK_URL", hook.url + SECRET_HOOK_PATH)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.test_build import lock_pins, parse_dockerfile
+from tests.support.dockerfiles import lock_pins, parse_dockerfile
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile.serving"

@@ -2,19 +2,24 @@
 
 Used by the tests and by ``make plan``. The mocks answer like AWS would for the few computed
 properties the program reads (ARNs, names, ``functionUrl``), under their wire names; everything
-else is echoed from the inputs. Nothing here talks to a cloud or the Pulumi engine.
+else is echoed from the inputs. The program runs with the program folder (``infra/``, ``main`` in
+``Pulumi.yaml``) as its working directory, as the engine runs it. Nothing here talks to a cloud
+or the Pulumi engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
 
 ACCOUNT = "123456789012"
+PROGRAM_DIR = Path(__file__).resolve().parents[1] / "infra"
 
 
 @dataclass
@@ -139,22 +144,7 @@ def run_program(cfg) -> MockRun:
             if is_secret:
                 run.secret_outputs.add(key)
 
-    _build()
+    with contextlib.chdir(PROGRAM_DIR):  # relative paths resolve as under `pulumi up`
+        _build()
     run.resources = list(mocks.resources)
     return run
-
-
-def config_from_stack_file(stack: str, stacks_dir=None, overrides: dict | None = None):
-    """Parse ``stacks/Pulumi.<stack>.yaml`` offline; encrypted values become secret placeholders.
-
-    ``overrides`` replace or add raw values (tests use it to flip toggles).
-    """
-    from pathlib import Path
-
-    from infra.config import parse_stack_config, read_stack_file
-
-    root = Path(stacks_dir) if stacks_dir else Path(__file__).resolve().parents[1] / "stacks"
-    values, secrets = read_stack_file(root / f"Pulumi.{stack}.yaml")
-    values.update(overrides or {})
-    wrapped = {k: (pulumi.Output.secret(v) if k in secrets else v) for k, v in values.items()}
-    return parse_stack_config(stack, wrapped)

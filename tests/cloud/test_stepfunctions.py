@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-import pyarrow as pa
 import pytest
 
 from fraud_mlops.cloud import stepfunctions as sfn
 from fraud_mlops.errors import ConfigError
-from fraud_mlops.lakehouse import METRICS, Lakehouse
+from tests.support.release_world import write_metrics
 
 ROLE = "arn:aws:iam::123456789012:role/fraud-mlops-sfn"
 SUCCEED = {
@@ -59,38 +58,13 @@ def _outputs_file(tmp_path: Path, prefix: str, lakehouse: Path) -> Path:
     return path
 
 
-def _write_metrics(lakehouse: Path, run_id: str) -> None:
-    """A metrics partition exactly as the training contract defines it."""
-    now = datetime.now(UTC)
-    rows = [
-        ("mlp", "test", "pr_auc", 0.61, True),
-        ("mlp", "test", "roc_auc", 0.93, True),
-        ("mlp", "validation", "pr_auc", 0.70, True),
-        ("baseline", "test", "pr_auc", 0.55, False),
-    ]
-    table = pa.table(
-        {
-            "model_name": ["claims-fraud"] * 4,
-            "model_version": ["20260101T000000Z-run1"] * 4,
-            "model_kind": [r[0] for r in rows],
-            "split": [r[1] for r in rows],
-            "metric": [r[2] for r in rows],
-            "value": pa.array([r[3] for r in rows], pa.float64()),
-            "created_at": pa.array([now] * 4, pa.timestamp("us", tz="UTC")),
-            "params_json": ["{}"] * 4,
-            "is_champion": [r[4] for r in rows],
-        }
-    )
-    Lakehouse(str(lakehouse)).write(METRICS, run_id, table)
-
-
 def test_trigger_waits_for_success_and_prints_headline_metrics(client, cli, tmp_path):
     prefix = f"fraud-mlops-t{uuid.uuid4().hex[:6]}"
     _machine(client, SUCCEED, name=f"{prefix}_FraudDetectionFlow")
     _machine(client, FAIL, name="FraudDetectionFlow")  # unprefixed decoy must not be picked
     lakehouse = tmp_path / "lake"
     name = f"jenkins-{uuid.uuid4().hex[:8]}"
-    _write_metrics(lakehouse, f"sfn-{name}")
+    write_metrics(lakehouse, f"sfn-{name}")
     outputs = _outputs_file(tmp_path, prefix, lakehouse)
 
     code, out, err = cli(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.delivery.release_world import MODEL, build_world
+from tests.support.release_world import MODEL, build_world
 
 
 @pytest.fixture

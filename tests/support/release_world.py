@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 MODEL = "claims-fraud"
@@ -105,3 +106,32 @@ def build_world(root: Path) -> World:
         )
     )
     return World(str(root / "lakehouse"), store.uri, outputs)
+
+
+def write_metrics(lakehouse: Path, run_id: str) -> None:
+    """A metrics partition exactly as the training contract defines it (headline rows)."""
+    import pyarrow as pa
+
+    from fraud_mlops.lakehouse import METRICS, Lakehouse
+
+    now = datetime.now(UTC)
+    rows = [
+        ("mlp", "test", "pr_auc", 0.61, True),
+        ("mlp", "test", "roc_auc", 0.93, True),
+        ("mlp", "validation", "pr_auc", 0.70, True),
+        ("baseline", "test", "pr_auc", 0.55, False),
+    ]
+    table = pa.table(
+        {
+            "model_name": ["claims-fraud"] * 4,
+            "model_version": ["20260101T000000Z-run1"] * 4,
+            "model_kind": [r[0] for r in rows],
+            "split": [r[1] for r in rows],
+            "metric": [r[2] for r in rows],
+            "value": pa.array([r[3] for r in rows], pa.float64()),
+            "created_at": pa.array([now] * 4, pa.timestamp("us", tz="UTC")),
+            "params_json": ["{}"] * 4,
+            "is_champion": [r[4] for r in rows],
+        }
+    )
+    Lakehouse(str(lakehouse)).write(METRICS, run_id, table)
