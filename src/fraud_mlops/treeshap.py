@@ -82,24 +82,30 @@ class PathTables:
     def _chunk(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         n = numeric.shape[0]
         bins = np.empty((self.present.size + 1, n), dtype=np.intp)
-        bins[-1] = self._never_bin  # the padding entry of leaves with fewer path features
+        bins[-1] = 0  # the padding entry (for leaves with fewer path features than the most)
         for j, (column, edges) in enumerate(self._numeric_edges):
-            x = numeric[:, column]
-            b = np.searchsorted(edges, x, side="left")
-            bins[j] = np.where(np.isnan(x), edges.size + 1, b)
+            # edges end with +inf, so NaN (sorted last by numpy) lands in its own last bin.
+            bins[j] = edges.searchsorted(numeric[:, column])
         k = len(self._numeric_edges)
         if k < self.present.size:
-            codes = categorical[:, self._cat_columns].T
-            width = self._cat_width
-            bins[k:-1] = np.where((codes < 0) | (codes >= width), width - 1, codes)
-        # np.take along axis 0 is numpy's fast path for gathering rows (several x fancy indexing).
-        column_bins = np.take(bins, self._entry_column_ext, axis=0)
-        column_bins += self._entry_row
-        passed = np.take(self._tests, column_bins).astype(np.uint16)  # [entries + 1, n]
-        slots = np.take(passed, self._leaf_entry_flat, axis=0).reshape((*self._leaf_entry.shape, n))
-        slots <<= self._slot_shift
-        pattern = slots.sum(axis=0, dtype=np.intp)
-        index = np.take(pattern, self._entry_leaf, axis=0)
+            codes = categorical[:, self._cat_columns].T.astype(np.int64)
+            # Negative codes become huge as unsigned, so one minimum sends them and codes past
+            # the last listed one to the "never listed" bin.
+            bins[k:-1] = np.minimum(codes.view(np.uint64), self._cat_width - 1)
+        # Each (leaf, slot) looks its column's bin up in its entry's row of pass bits, stored
+        # pre-shifted to the slot, so a leaf's bit pattern is a plain sum over its slots.
+        # np.take is numpy's fast gather; one row is kept 1-D (its fastest path).
+        if n == 1:
+            cells = np.take(bins[:, 0], self._slot_column)
+            cells += self._slot_base
+            bits = np.take(self._tests, cells).reshape(self._leaf_entry.shape)
+            index = np.take(bits.sum(axis=0, dtype=np.intp), self._entry_leaf)
+            index += self._entry_base[:, 0]
+            return np.add.reduceat(np.take(self._table, index), self._column_start)[:, None]
+        cells = np.take(bins, self._slot_column, axis=0)
+        cells += self._slot_base[:, None]
+        bits = np.take(self._tests, cells).reshape((*self._leaf_entry.shape, n))
+        index = np.take(bits.sum(axis=0, dtype=np.intp), self._entry_leaf, axis=0)
         index += self._entry_base
         return np.add.reduceat(np.take(self._table, index), self._column_start, axis=0)
 
@@ -149,8 +155,6 @@ class PathTables:
         slots = np.full((max(int(width.max(initial=1)), 1), path_leaves.size), self.entries)
         slots[slot, local[leaf]] = np.arange(self.entries)
         self._leaf_entry = slots.astype(np.intp)
-        self._leaf_entry_flat = self._leaf_entry.ravel()
-        self._slot_shift = np.arange(slots.shape[0], dtype=np.uint16)[:, None, None]
         self._entry_leaf = local[leaf]
 
     def _build_bins(self, a, step_node) -> None:
@@ -163,7 +167,7 @@ class PathTables:
             if (a["node_missing_type"][nodes] == MISSING_ZERO).any():
                 band = [np.nextafter(-ZERO_THRESHOLD, -np.inf), ZERO_THRESHOLD]
                 edges = np.unique(np.r_[edges, band])
-            self._numeric_edges.append((int(column), edges))
+            self._numeric_edges.append((int(column), np.r_[edges, np.inf]))
             # Bin j holds (edges[j-1], edges[j]]: edges[j] stands for it; then above; then NaN.
             above = np.nextafter(edges[-1], np.inf) if edges.size else 0.0
             representatives.append(np.r_[edges, above, np.nan])
@@ -173,6 +177,7 @@ class PathTables:
         )
         codes = np.arange(self._cat_width, dtype=np.float64)
         representatives += [codes] * n_cat_columns
+        self._column_bins = np.array([r.size for r in representatives], dtype=np.intp)
         n_bins = max((r.size for r in representatives), default=1)
         self._n_bins = n_bins
         rep = np.full((len(representatives), n_bins), np.nan)
@@ -181,7 +186,7 @@ class PathTables:
         self._representatives = rep
 
     def _build_tests(self, step_node, step_left, go_left) -> None:
-        """``[entries + 1, bins]`` bool: does a value in each bin pass all the entry's splits?"""
+        """Per entry and bin of its column: does a value in the bin pass all the entry's splits?"""
         n_bins = self._n_bins
         tests = np.ones((self.entries + 1, n_bins), dtype=bool)
         tests[-1] = False  # the padding entry never passes
@@ -196,10 +201,31 @@ class PathTables:
         for r in range(int(rank.max(initial=-1)) + 1):
             at = rank == r
             tests[e[at]] &= passes[at]
-        self._tests = tests.ravel()
-        self._entry_row = (np.arange(self.entries + 1) * n_bins)[:, None]
-        self._entry_column_ext = np.r_[self._entry_column, self.present.size]
-        self._never_bin = 0
+        # Rows laid out in the order scoring reads them (slot by slot, leaf by leaf), so the
+        # gather walks memory forwards; each row keeps only the bins of its own column, holds
+        # the pass bit pre-shifted to the slot, and identical rows are stored once.
+        slot_entry = self._leaf_entry.ravel()
+        bits_dtype = np.uint8 if self._leaf_entry.shape[0] <= 8 else np.uint16
+        bit = np.r_[1 << self._entry_slot, 0].astype(bits_dtype)
+        column_ext = np.r_[self._entry_column, self.present.size]  # padding: bins[-1] == 0
+        n_bins_ext = np.r_[self._column_bins, 1]
+        rows: dict[bytes, int] = {}
+        chunks: list[np.ndarray] = []
+        base = np.empty(slot_entry.size, dtype=np.intp)
+        size = 0
+        shifted = tests.astype(bits_dtype) * bit[:, None]
+        for i, e in enumerate(slot_entry.tolist()):
+            row = shifted[e, : n_bins_ext[column_ext[e]]]
+            key = row.tobytes() + bytes([int(column_ext[e] % 251)])
+            start = rows.get(key)
+            if start is None:
+                start = rows[key] = size
+                chunks.append(row)
+                size += row.size
+            base[i] = start
+        self._tests = np.concatenate(chunks) if chunks else np.zeros(1, dtype=bits_dtype)
+        self._slot_column = column_ext[slot_entry].astype(np.intp)
+        self._slot_base = base
 
     def _build_tables(self, a: Mapping[str, np.ndarray]) -> None:
         """Per leaf and path feature, the contribution for each of the 2^D bit patterns."""
