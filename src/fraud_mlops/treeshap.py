@@ -83,10 +83,14 @@ class PathTables:
         n = numeric.shape[0]
         bins = np.empty((self.present.size + 1, n), dtype=np.intp)
         bins[-1] = 0  # the padding entry (for leaves with fewer path features than the most)
-        for j, (column, edges) in enumerate(self._numeric_edges):
-            # edges end with +inf, so NaN (sorted last by numpy) lands in its own last bin.
-            bins[j] = edges.searchsorted(numeric[:, column])
         k = len(self._numeric_edges)
+        if k:
+            # A value's bin is how many of its column's edges lie below it (what searchsorted
+            # gives), for every column in one comparison; NaN has its own last bin.
+            x = numeric[:, self._numeric_columns].T  # [numeric columns, n]
+            below = self._edges[:, None] < np.take(x, self._edge_column, axis=0)
+            counts = np.add.reduceat(below.view(np.uint8), self._edge_start, axis=0, dtype=np.intp)
+            bins[:k] = np.where(np.isnan(x), self._nan_bin, counts)
         if k < self.present.size:
             codes = categorical[:, self._cat_columns].T.astype(np.int64)
             # Negative codes become huge as unsigned, so one minimum sends them and codes past
@@ -167,10 +171,16 @@ class PathTables:
             if (a["node_missing_type"][nodes] == MISSING_ZERO).any():
                 band = [np.nextafter(-ZERO_THRESHOLD, -np.inf), ZERO_THRESHOLD]
                 edges = np.unique(np.r_[edges, band])
-            self._numeric_edges.append((int(column), np.r_[edges, np.inf]))
+            self._numeric_edges.append((int(column), edges))
             # Bin j holds (edges[j-1], edges[j]]: edges[j] stands for it; then above; then NaN.
             above = np.nextafter(edges[-1], np.inf) if edges.size else 0.0
             representatives.append(np.r_[edges, above, np.nan])
+        sizes = [edges.size for _, edges in self._numeric_edges]
+        self._numeric_columns = np.array([c for c, _ in self._numeric_edges], dtype=np.intp)
+        self._edges = np.concatenate([e for _, e in self._numeric_edges] or [np.zeros(0)])
+        self._edge_column = np.repeat(np.arange(len(sizes)), sizes).astype(np.intp)
+        self._edge_start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp)
+        self._nan_bin = (np.array(sizes, dtype=np.intp) + 1)[:, None]
         n_cat_columns = int((self.present >= self.n_numeric).sum())
         self._cat_columns = (self.present[self.present >= self.n_numeric] - self.n_numeric).astype(
             np.intp
