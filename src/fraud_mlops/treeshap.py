@@ -15,9 +15,10 @@ every leaf gets a ``2^D x D`` table (:func:`leaf_tables`). Scoring then needs, p
 pass/fail per (leaf, path feature) "entry". The splits on one feature along one path combine
 into one lookup: each input column is cut into bins at the thresholds its splits use (a
 categorical code is its own bin; NaN has a bin), every split gives the same answer within a bin,
-so an entry's test is a precomputed ``[entry, bin]`` bool table, filled at load time with the
-ensemble's own decision function. Per claim that is one bin per column, one lookup per entry,
-one bit pattern per leaf and one gather: no Python loop over trees, leaves or rows.
+so an entry's test is a precomputed row of pass bits over its column's bins, filled at load time
+with the ensemble's own decision function. Per claim that is one bin per column, one lookup per
+(leaf, path feature), one bit pattern per leaf and one gather from the tables: no Python loop
+over trees, leaves or rows.
 
 numpy only (scoring path).
 """
@@ -42,7 +43,7 @@ class PathTables:
         arrays: the validated export (see ``trees.ARRAY_SPECS``).
         n_numeric: numeric input columns; the categorical ones follow them.
         cat_width: categorical codes are read as ``0..cat_width - 1`` (the last: "not listed").
-        go_left: the ensemble's decision ``(node, float64 value) -> bool``, broadcasting.
+        decide: the ensemble's decision ``(node, float64 value) -> goes left``, broadcasting.
         parents: ``(parent_node, node_is_left, parent_leaf, leaf_is_left)`` of the forest.
     """
 
@@ -51,7 +52,7 @@ class PathTables:
         arrays: Mapping[str, np.ndarray],
         n_numeric: int,
         cat_width: int,
-        go_left: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        decide: Callable[[np.ndarray, np.ndarray], np.ndarray],
         parents: tuple[np.ndarray, ...],
     ):
         self.n_numeric = n_numeric
@@ -59,7 +60,7 @@ class PathTables:
         step_leaf, step_node, step_left = _leaf_paths(parents)
         self._build_entries(arrays, step_leaf, step_node, step_left)
         self._build_bins(arrays, step_node)
-        self._build_tests(step_node, step_left, go_left)
+        self._build_tests(step_node, step_left, decide)
         self._build_tables(arrays)
 
     # -- scoring --------------------------------------------------------------------------------
@@ -195,47 +196,44 @@ class PathTables:
             rep[j, : r.size] = r
         self._representatives = rep
 
-    def _build_tests(self, step_node, step_left, go_left) -> None:
-        """Per entry and bin of its column: does a value in the bin pass all the entry's splits?"""
-        n_bins = self._n_bins
-        tests = np.ones((self.entries + 1, n_bins), dtype=bool)
-        tests[-1] = False  # the padding entry never passes
+    def _build_tests(self, step_node, step_left, decide) -> None:
+        """Per entry and bin of its column: does a value in the bin pass all the entry's splits?
+
+        Scoring reads, per (slot, leaf), the pass bit of its entry for its column's bin. The bits
+        are stored pre-shifted to the slot (so a leaf's pattern is a sum); each column's rows
+        keep only that column's bins, and identical rows are stored once.
+        """
         e = self._step_entry
-        values = self._representatives[self._entry_column[e]]  # [steps, bins]
-        passes = go_left(step_node[:, None], values) == step_left[:, None]
-        # An entry may hold several splits: apply them rank by rank (distinct entries per rank).
-        order = np.argsort(e, kind="stable")
-        counts = np.bincount(e, minlength=self.entries)
-        rank = np.empty(e.size, dtype=np.intp)
-        rank[order] = np.arange(e.size) - np.r_[0, np.cumsum(counts)[:-1]][e[order]]
-        for r in range(int(rank.max(initial=-1)) + 1):
-            at = rank == r
-            tests[e[at]] &= passes[at]
-        # Rows laid out in the order scoring reads them (slot by slot, leaf by leaf), so the
-        # gather walks memory forwards; each row keeps only the bins of its own column, holds
-        # the pass bit pre-shifted to the slot, and identical rows are stored once.
-        slot_entry = self._leaf_entry.ravel()
+        step_column = self._entry_column[e]
         bits_dtype = np.uint8 if self._leaf_entry.shape[0] <= 8 else np.uint16
-        bit = np.r_[1 << self._entry_slot, 0].astype(bits_dtype)
-        column_ext = np.r_[self._entry_column, self.present.size]  # padding: bins[-1] == 0
-        n_bins_ext = np.r_[self._column_bins, 1]
-        rows: dict[bytes, int] = {}
-        chunks: list[np.ndarray] = []
-        base = np.empty(slot_entry.size, dtype=np.intp)
-        size = 0
-        shifted = tests.astype(bits_dtype) * bit[:, None]
-        for i, e in enumerate(slot_entry.tolist()):
-            row = shifted[e, : n_bins_ext[column_ext[e]]]
-            key = row.tobytes() + bytes([int(column_ext[e] % 251)])
-            start = rows.get(key)
-            if start is None:
-                start = rows[key] = size
-                chunks.append(row)
-                size += row.size
-            base[i] = start
-        self._tests = np.concatenate(chunks) if chunks else np.zeros(1, dtype=bits_dtype)
-        self._slot_column = column_ext[slot_entry].astype(np.intp)
-        self._slot_base = base
+        bit = (1 << self._entry_slot).astype(bits_dtype)
+        row_start = np.empty(self.entries, dtype=np.intp)
+        blocks, size = [], 0
+        for j, n_bins in enumerate(self._column_bins.tolist()):
+            mine = np.flatnonzero(self._entry_column == j)  # this column's entries, in order
+            local = np.full(self.entries, -1, dtype=np.intp)
+            local[mine] = np.arange(mine.size)
+            tests = np.ones((mine.size, n_bins), dtype=bool)
+            values = self._representatives[j, :n_bins]
+            steps = np.flatnonzero(step_column == j)
+            # An entry may hold several splits: in chunks, so [steps, bins] stays small; &= on
+            # repeated rows keeps only the last, so repeated entries are applied rank by rank.
+            for at in _distinct_entry_batches(e[steps], max(1, (1 << 20) // n_bins)):
+                at = steps[at]
+                passes = decide(step_node[at, None], values[None, :]) == step_left[at, None]
+                tests[local[e[at]]] &= passes
+            rows, which = _unique_rows(tests.astype(bits_dtype) * bit[mine, None])
+            row_start[mine] = size + which * n_bins
+            blocks.append(rows.ravel())
+            size += rows.size
+        blocks.append(np.zeros(1, dtype=bits_dtype))  # the padding slot's row: never passes
+        self._tests = np.concatenate(blocks)
+        slot_entry = self._leaf_entry.ravel()
+        padding = slot_entry == self.entries
+        entry = np.where(padding, 0, slot_entry)
+        # Padding slots read bins[-1] (always 0) in the all-zero row at the end.
+        self._slot_column = np.where(padding, self.present.size, self._entry_column[entry])
+        self._slot_base = np.where(padding, size, row_start[entry]).astype(np.intp)
 
     def _build_tables(self, a: Mapping[str, np.ndarray]) -> None:
         """Per leaf and path feature, the contribution for each of the 2^D bit patterns."""
@@ -295,6 +293,37 @@ def leaf_tables(zero: np.ndarray, value: np.ndarray) -> np.ndarray:
                 value[lo : lo + chunk, None] * (ones[None, :, s] - zs) * (quotient @ weight)
             )
     return out
+
+
+def _distinct_entry_batches(entries: np.ndarray, size: int):
+    """Batches of positions (at most ``size``) in which no entry appears twice."""
+    order = np.argsort(entries, kind="stable")
+    counts = np.bincount(entries) if entries.size else np.zeros(0, dtype=np.intp)
+    rank = np.empty(entries.size, dtype=np.intp)
+    rank[order] = np.arange(entries.size) - np.r_[0, np.cumsum(counts)[:-1]][entries[order]]
+    for r in range(int(rank.max(initial=-1)) + 1):
+        at = np.flatnonzero(rank == r)
+        for lo in range(0, at.size, size):
+            yield at[lo : lo + size]
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows and, per row, the index of its distinct row (exact, hash-assisted)."""
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, dtype=np.intp)
+    # Two multiply-add hashes (uint64 arithmetic wraps) pick candidates; equality is checked.
+    rng = np.random.default_rng(0)
+    keys = []
+    for _ in range(2):
+        weights = rng.integers(1, 2**63, size=rows.shape[1], dtype=np.uint64) | np.uint64(1)
+        keys.append((rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
+    _, first, which = np.unique(
+        keys[0] ^ (keys[1] << np.uint64(1)), return_index=True, return_inverse=True
+    )
+    distinct = rows[first]
+    if not np.array_equal(distinct[which], rows):  # a hash collision: keep every row
+        return rows, np.arange(rows.shape[0])
+    return distinct, which.ravel().astype(np.intp)
 
 
 def _leaf_paths(parents: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
