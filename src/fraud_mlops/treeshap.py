@@ -62,6 +62,10 @@ class PathTables:
         self._build_bins(arrays, step_node)
         self._build_tests(step_node, step_left, decide)
         self._build_tables(arrays)
+        self._flat_cache: tuple[int, tuple[np.ndarray, np.ndarray]] = (
+            0,
+            (np.zeros(0), np.zeros(0)),
+        )
 
     # -- scoring --------------------------------------------------------------------------------
     def contributions(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
@@ -75,15 +79,49 @@ class PathTables:
             return out
         rows = max(1, _CHUNK_CELLS // self.entries)
         for lo in range(0, n, rows):
-            out[lo : lo + rows] = self._chunk(
-                numeric[lo : lo + rows], categorical[lo : lo + rows]
-            ).T
+            out[lo : lo + rows] = self._chunk(numeric[lo : lo + rows], categorical[lo : lo + rows])
         return out
 
     def _chunk(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """``[n, present columns]`` contributions of a few rows."""
+        bins = self._bins(numeric, categorical)  # [present columns, n]
+        # Per column, the row of its bin holds the pass bit of every entry of that column,
+        # pre-shifted to the entry's slot; entries are sorted by column, so the rows side by
+        # side are all entries, and a leaf's bit pattern is the OR over its slots.
+        if numeric.shape[0] == 1:  # one claim: 1-D arrays, numpy's fastest path
+            bits = np.concatenate(
+                [rows[b] for rows, b in zip(self._column_tests, bins[:, 0].tolist(), strict=True)]
+            )
+            pattern = np.bitwise_or.reduce(np.take(bits, self._leaf_entry), axis=0)
+            index = np.take(pattern.astype(np.intp), self._entry_leaf)
+            index += self._entry_base
+            return np.add.reduceat(np.take(self._table, index), self._column_start)[None, :]
         n = numeric.shape[0]
-        bins = np.empty((self.present.size + 1, n), dtype=np.intp)
-        bins[-1] = 0  # the padding entry (for leaves with fewer path features than the most)
+        bits = np.concatenate(
+            [rows[b] for rows, b in zip(self._column_tests, bins, strict=True)], axis=1
+        )  # [n, entries + 1]
+        # Gathers along axis 1 are slow in numpy; flat indices into the raveled rows are not.
+        slot_index, leaf_index = self._flat_indices(n)
+        slots = np.take(bits.ravel(), slot_index).reshape(n, *self._leaf_entry.shape)
+        pattern = np.bitwise_or.reduce(slots, axis=1).astype(np.intp)  # [n, leaves]
+        index = np.take(pattern.ravel(), leaf_index).reshape(n, self.entries)
+        index += self._entry_base
+        return np.add.reduceat(np.take(self._table, index), self._column_start, axis=1)
+
+    def _flat_indices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat gather indices for ``n`` rows (cached; a shorter chunk uses their prefix)."""
+        rows, (slots, leaves) = self._flat_cache
+        if n > rows:
+            step = np.arange(n, dtype=np.intp)[:, None]
+            slots = (self._leaf_entry.ravel()[None, :] + step * (self.entries + 1)).ravel()
+            leaves = (self._entry_leaf[None, :] + step * self._leaf_entry.shape[1]).ravel()
+            self._flat_cache = rows, (slots, leaves) = n, (slots, leaves)
+        return slots[: n * self._leaf_entry.size], leaves[: n * self.entries]
+
+    def _bins(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """``[present columns, n]``: the bin of each row's value in each column splits use."""
+        n = numeric.shape[0]
+        bins = np.empty((self.present.size, n), dtype=np.intp)
         k = len(self._numeric_edges)
         if k:
             # A value's bin is how many of its column's edges lie below it (what searchsorted
@@ -96,23 +134,8 @@ class PathTables:
             codes = categorical[:, self._cat_columns].T.astype(np.int64)
             # Negative codes become huge as unsigned, so one minimum sends them and codes past
             # the last listed one to the "never listed" bin.
-            bins[k:-1] = np.minimum(codes.view(np.uint64), self._cat_width - 1)
-        # Each (leaf, slot) looks its column's bin up in its entry's row of pass bits, stored
-        # pre-shifted to the slot, so a leaf's bit pattern is a plain sum over its slots.
-        # np.take is numpy's fast gather; one row is kept 1-D (its fastest path).
-        if n == 1:
-            cells = np.take(bins[:, 0], self._slot_column)
-            cells += self._slot_base
-            bits = np.take(self._tests, cells).reshape(self._leaf_entry.shape)
-            index = np.take(bits.sum(axis=0, dtype=np.intp), self._entry_leaf)
-            index += self._entry_base[:, 0]
-            return np.add.reduceat(np.take(self._table, index), self._column_start)[:, None]
-        cells = np.take(bins, self._slot_column, axis=0)
-        cells += self._slot_base[:, None]
-        bits = np.take(self._tests, cells).reshape((*self._leaf_entry.shape, n))
-        index = np.take(bits.sum(axis=0, dtype=np.intp), self._entry_leaf, axis=0)
-        index += self._entry_base
-        return np.add.reduceat(np.take(self._table, index), self._column_start, axis=0)
+            bins[k:] = np.minimum(codes.view(np.uint64), self._cat_width - 1)
+        return bins
 
     def describe(self) -> dict[str, int]:
         return {
@@ -199,16 +222,15 @@ class PathTables:
     def _build_tests(self, step_node, step_left, decide) -> None:
         """Per entry and bin of its column: does a value in the bin pass all the entry's splits?
 
-        Scoring reads, per (slot, leaf), the pass bit of its entry for its column's bin. The bits
-        are stored pre-shifted to the slot (so a leaf's pattern is a sum); each column's rows
-        keep only that column's bins, and identical rows are stored once.
+        Stored per column as ``[bins, entries of the column]``: scoring takes, per column, the
+        row of the claim's bin. The bits are pre-shifted to the entry's slot, so a leaf's pattern
+        is the OR over its slots.
         """
         e = self._step_entry
         step_column = self._entry_column[e]
         bits_dtype = np.uint8 if self._leaf_entry.shape[0] <= 8 else np.uint16
         bit = (1 << self._entry_slot).astype(bits_dtype)
-        row_start = np.empty(self.entries, dtype=np.intp)
-        blocks, size = [], 0
+        column_tests: list[np.ndarray] = []
         for j, n_bins in enumerate(self._column_bins.tolist()):
             mine = np.flatnonzero(self._entry_column == j)  # this column's entries, in order
             local = np.full(self.entries, -1, dtype=np.intp)
@@ -222,18 +244,13 @@ class PathTables:
                 at = steps[at]
                 passes = decide(step_node[at, None], values[None, :]) == step_left[at, None]
                 tests[local[e[at]]] &= passes
-            rows, which = _unique_rows(tests.astype(bits_dtype) * bit[mine, None])
-            row_start[mine] = size + which * n_bins
-            blocks.append(rows.ravel())
-            size += rows.size
-        blocks.append(np.zeros(1, dtype=bits_dtype))  # the padding slot's row: never passes
-        self._tests = np.concatenate(blocks)
-        slot_entry = self._leaf_entry.ravel()
-        padding = slot_entry == self.entries
-        entry = np.where(padding, 0, slot_entry)
-        # Padding slots read bins[-1] (always 0) in the all-zero row at the end.
-        self._slot_column = np.where(padding, self.present.size, self._entry_column[entry])
-        self._slot_base = np.where(padding, size, row_start[entry]).astype(np.intp)
+            shifted = tests.astype(bits_dtype) * bit[mine, None]
+            column_tests.append(np.ascontiguousarray(shifted.T))  # [bins, entries of column]
+        # The padding slot of leaves with fewer path features reads a final entry: never passed.
+        if column_tests:
+            last = column_tests[-1]
+            column_tests[-1] = np.hstack([last, np.zeros((last.shape[0], 1), dtype=bits_dtype)])
+        self._column_tests = column_tests
 
     def _build_tables(self, a: Mapping[str, np.ndarray]) -> None:
         """Per leaf and path feature, the contribution for each of the 2^D bit patterns."""
@@ -253,7 +270,7 @@ class PathTables:
             table[cells] = values.transpose(0, 2, 1).reshape(leaves.size, -1)
         self._table = table
         leaf = self._entry_leaf_global
-        self._entry_base = (base[leaf] + self._entry_slot * (1 << width[leaf]))[:, None]
+        self._entry_base = (base[leaf] + self._entry_slot * (1 << width[leaf])).astype(np.intp)
 
 
 def leaf_tables(zero: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -305,25 +322,6 @@ def _distinct_entry_batches(entries: np.ndarray, size: int):
         at = np.flatnonzero(rank == r)
         for lo in range(0, at.size, size):
             yield at[lo : lo + size]
-
-
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows and, per row, the index of its distinct row (exact, hash-assisted)."""
-    if rows.shape[0] == 0:
-        return rows, np.zeros(0, dtype=np.intp)
-    # Two multiply-add hashes (uint64 arithmetic wraps) pick candidates; equality is checked.
-    rng = np.random.default_rng(0)
-    keys = []
-    for _ in range(2):
-        weights = rng.integers(1, 2**63, size=rows.shape[1], dtype=np.uint64) | np.uint64(1)
-        keys.append((rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
-    _, first, which = np.unique(
-        keys[0] ^ (keys[1] << np.uint64(1)), return_index=True, return_inverse=True
-    )
-    distinct = rows[first]
-    if not np.array_equal(distinct[which], rows):  # a hash collision: keep every row
-        return rows, np.arange(rows.shape[0])
-    return distinct, which.ravel().astype(np.intp)
 
 
 def _leaf_paths(parents: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
