@@ -39,6 +39,7 @@ LIBRARY = (
     "__init__.py",
     "errors.py",
     "schema.py",
+    "dates.py",
     "settings.py",
     "preprocessing.py",
     "artifact.py",
