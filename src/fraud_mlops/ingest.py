@@ -37,6 +37,10 @@ _OTHER_DELIMITERS = (",", ";", "\t", "|")
 _HEADER_BYTES = 1 << 16
 
 
+class CsvDialectError(FraudMlopsError):
+    """A CSV is not written the way the schema's ``csv:`` section (or the flags) say."""
+
+
 def read_table(uri: str, dialect: CsvDialect | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file (local, s3://, abfss://). CSV columns are read as text so that
     validation, not the parser, decides what a value means."""
@@ -75,10 +79,10 @@ def read_table(uri: str, dialect: CsvDialect | None = None) -> pd.DataFrame:
     except FraudMlopsError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        hint = ""
         if "utf8" in str(exc).lower().replace("-", ""):
             hint = _ENCODING_HINT.format(encoding=dialect.encoding)
-        raise FraudMlopsError(f"could not read {uri!r}: {exc}{hint}") from None
+            raise CsvDialectError(f"could not read {uri!r}: {exc}{hint}") from None
+        raise FraudMlopsError(f"could not read {uri!r}: {exc}") from None
     return table.to_pandas()
 
 
@@ -95,7 +99,7 @@ def _header(head: bytes, uri: str, dialect: CsvDialect) -> list[str]:
         strict = len(head) < _HEADER_BYTES
         text = head.decode(dialect.encoding, errors="strict" if strict else "ignore")
     except UnicodeDecodeError:
-        raise FraudMlopsError(
+        raise CsvDialectError(
             f"could not read {uri!r}: its header is not {dialect.encoding}."
             + _ENCODING_HINT.format(encoding=dialect.encoding)
         ) from None
@@ -105,7 +109,7 @@ def _header(head: bytes, uri: str, dialect: CsvDialect) -> list[str]:
         found = [d for d in _OTHER_DELIMITERS if d != dialect.delimiter and d in names[0]]
         if found:
             shown = "tab" if found[0] == "\t" else found[0]
-            raise FraudMlopsError(
+            raise CsvDialectError(
                 f"input {uri!r}: the header parsed to one column, {names[0][:80]!r}, which "
                 f"contains {shown!r}: the file looks {shown!r}-separated. Pass --delimiter "
                 f"'{shown}' to `fraud-mlops ingest`, or declare csv: {{delimiter: \"{shown}\"}} "
