@@ -136,11 +136,11 @@ def test_file_level_missing_values_apply_unless_a_column_lists_its_own() -> None
         ),
         (
             {"categorical": [{"name": "region", "missing_values": [False]}]},
-            "categorical 'region': missing_values[0]: False is not a token: quote it",
+            "categorical 'region': missing_values[0]: False is not a token: quote the tokens",
         ),
         (
             {"numeric": [{"name": "amount", "missing_values": [{None: None}]}]},
-            "numeric 'amount': missing_values[0]: {None: None} is not a token",
+            "numeric 'amount': missing_values[0]: an unquoted ? (YAML reads it as a mapping key)",
         ),
         (
             {"categorical": [{"name": "region", "values": ["a", "NA"], "missing_values": ["NA"]}]},
@@ -178,5 +178,8 @@ def test_an_unquoted_question_mark_in_yaml_gets_a_quoting_hint(tmp_path: Path) -
     text = yaml.safe_dump(_minimal()) + "missing_values: [?, NA]\n"
     path = tmp_path / "s.yaml"
     path.write_text(text)
-    with pytest.raises(SchemaError, match=r'missing_values\[0\]: .* quote it .*\["\?", "NA", ""\]'):
+    with pytest.raises(
+        SchemaError,
+        match=r'missing_values\[0\]: an unquoted \? .* e\.g\. missing_values: \["\?", "NA", ""\]',
+    ):
         load_schema(path)

@@ -267,6 +267,8 @@ class ClaimsSchema(_Strict):
         if not isinstance(data, dict) or not data.get("missing_values"):
             return data
         default = data["missing_values"]
+        if not isinstance(default, list | tuple) or not all(isinstance(t, str) for t in default):
+            return data  # reported once, at the top level, rather than once per column
         data = dict(data)
         for section in ("numeric", "categorical", "dates"):
             entries = data.get(section)
@@ -436,10 +438,15 @@ def _describe(err: Any, data: dict[str, Any]) -> str:
         msg = f"unknown option {field!r}: {hint}allowed: {', '.join(allowed)}"
         loc = []
     elif field == "missing_values" and len(loc) >= 2 and isinstance(loc[1], int):
+        value = err["input"]
+        what = (
+            "an unquoted ? (YAML reads it as a mapping key)"
+            if value == {None: None}
+            else f"{value!r} is not a token"
+        )
         msg = (
-            f"{err['input']!r} is not a token: quote it in the YAML, e.g. "
-            'missing_values: ["?", "NA", ""] (an unquoted ? starts a YAML key, and '
-            "yes/no/on/off read as booleans)"
+            f"{what}: quote the tokens, e.g. "
+            'missing_values: ["?", "NA", ""] (YAML also reads unquoted yes/no/on/off as booleans)'
         )
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     parts = [p for p in (prefix, where) if p]
