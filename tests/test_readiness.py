@@ -54,5 +54,5 @@ def test_too_few_frauds_in_a_split_shows_the_counts_per_split(claims) -> None:
     counts = split_counts(frame, default_schema())
     assert counts["test"] == (450, 2)
     assert "too few frauds for the time-ordered split (train 2,100 claims / " in text
-    assert "test 450 claims / 2 frauds): test need(s) at least " in text
+    assert "test 450 claims / 2 frauds): test needs at least " in text
     assert f"{MIN_PER_CLASS} frauds and {MIN_PER_CLASS} non-frauds each" in text

@@ -82,11 +82,12 @@ def check_trainable(frame: pd.DataFrame, schema: ClaimsSchema, source: str) -> l
             if k < MIN_PER_CLASS or rows - k < MIN_PER_CLASS
         ]
         if short:
+            who = " and ".join(short) + (" needs" if len(short) == 1 else " need")
             problems.append(
                 f"too few frauds for the time-ordered split ({format_counts(counts)}): "
-                f"{', '.join(short)} need(s) at least {MIN_PER_CLASS} frauds and {MIN_PER_CLASS} "
-                f"non-frauds each ({frauds:,} frauds in {n:,} claims overall). Add claims, "
-                "especially from the newest period"
+                f"{who} at least {MIN_PER_CLASS} frauds and {MIN_PER_CLASS} non-frauds each "
+                f"({frauds:,} frauds in {n:,} claims overall). Add claims: validation and test "
+                "are the newest 15 % each, so newer claims help most"
             )
     if problems:
         raise DataValidationError(source, problems)
