@@ -73,8 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CSV dialect (overrides the schema's `csv:` section; Parquet ignores it)"
     )
     dialect.add_argument("--delimiter", help="field separator, e.g. ';', '|' or tab")
-    dialect.add_argument("--encoding", help="e.g. utf-8 (default; a BOM is skipped), latin-1")
-    dialect.add_argument("--decimal", choices=(".", ","), help="decimal mark of numbers")
+    dialect.add_argument(
+        "--encoding", help="e.g. latin-1 or cp1252 (utf-8 by default; a UTF-8 BOM is skipped)"
+    )
+    dialect.add_argument(
+        "--decimal", choices=(".", ","), metavar="MARK", help="decimal mark of numbers: . or ,"
+    )
     _add_output_args(ing, "ingest")
     ing.set_defaults(func=_ingest)
 
