@@ -18,18 +18,22 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 NAT = np.datetime64("NaT", "us")
+_NAT_INT = int(NAT.astype(np.int64))
+_EPOCH, _EPOCH_UTC = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_SMALL_BATCH = 16
 # Directives a claims export needs; the others (%U, %W, %c, %x, ...) are locale or week based.
 DIRECTIVES = set("YymbBdjHIpMSfzaA%")
 _DAY = np.timedelta64(86_400_000_000, "us")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(\D.*)?$")
 _TIME = re.compile(r"^([ T])\d{1,2}:\d{2}(:\d{2})?$")
-_SMALL_BATCH = 16  # below this, parsing each value costs less than finding the distinct ones
 
 
 @dataclass(frozen=True)
@@ -82,41 +86,45 @@ def parse_dates(values: Any, fmt: str | None = None, missing: Collection[str] = 
         absent = np.isnat(arr)
         return ParsedDates(arr, absent, np.zeros(arr.shape, dtype=bool))
     items = _as_objects(values)
-    n = items.shape[0]
-    out = np.full(n, NAT)
-    absent = np.zeros(n, dtype=bool)
-    bad = np.zeros(n, dtype=bool)
-    tokens = {t.strip() for t in missing}
-    text_rows: list[int] = []
-    texts: list[str] = []
-    for i, v in enumerate(items):
-        if v is None or (isinstance(v, float) and v != v):
-            absent[i] = True
-        elif isinstance(v, str):
-            s = v.strip()
-            if not s or s in tokens:
-                absent[i] = True
-            else:
-                text_rows.append(i)
-                texts.append(s)
-        elif isinstance(v, datetime | date):
-            out[i] = _instant(v)
-        elif isinstance(v, np.datetime64):
-            out[i] = v.astype("datetime64[us]")
-            absent[i] = bool(np.isnat(v))
-        else:
-            bad[i] = True  # a number or anything else is not a date
-    if texts:
-        rows = np.array(text_rows, dtype=np.intp)
-        if len(texts) < _SMALL_BATCH:
-            parsed = np.array([_parse_one(s, fmt) for s in texts], dtype="datetime64[us]")
-        else:
-            distinct, inverse = np.unique(np.array(texts, dtype=object), return_inverse=True)
-            once = np.array([_parse_one(s, fmt) for s in distinct], dtype="datetime64[us]")
-            parsed = once[inverse]
-        out[rows] = parsed
-        bad[rows] = np.isnat(parsed)
-    return ParsedDates(out, absent, bad)
+    tokens = frozenset(t.strip() for t in missing)
+    if len(items) <= _SMALL_BATCH:  # a few claims (the API): skip the distinct-value pass
+        pairs = [_classify(v, fmt, tokens) for v in items]
+        at = np.array([p[0] for p in pairs], dtype=np.int64)
+        kind = np.array([p[1] for p in pairs], dtype=np.int8)
+        return ParsedDates(at.view("datetime64[us]"), kind == 1, kind == 2)
+    # Each distinct value is classified and parsed once (dates repeat), then spread back.
+    try:
+        index: dict[Any, int] = {}
+        codes = np.fromiter(
+            (index.setdefault(v, len(index)) for v in items), dtype=np.intp, count=len(items)
+        )
+        distinct = list(index)
+    except TypeError:  # an unhashable value (a list, a dict): classify row by row
+        codes, distinct = np.arange(len(items), dtype=np.intp), list(items)
+    micros = np.empty(len(distinct), dtype=np.int64)
+    kinds = np.empty(len(distinct), dtype=np.int8)  # 0 a date, 1 absent, 2 bad
+    for j, v in enumerate(distinct):
+        micros[j], kinds[j] = _classify(v, fmt, tokens)
+    at = micros[codes]
+    kind = kinds[codes]
+    return ParsedDates(at.view("datetime64[us]"), kind == 1, kind == 2)
+
+
+def _classify(value: Any, fmt: str | None, tokens: frozenset[str]) -> tuple[int, int]:
+    """(microseconds since the epoch or NaT's, 0 = a date / 1 = absent / 2 = bad)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return _NAT_INT, 1
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text in tokens:
+            return _NAT_INT, 1
+        return _parse_text(text, fmt)
+    if isinstance(value, datetime | date):
+        return _micros(value), 0
+    if isinstance(value, np.datetime64):
+        number = int(value.astype("datetime64[us]").astype(np.int64))
+        return number, 1 if number == _NAT_INT else 0
+    return _NAT_INT, 2  # a number or anything else is not a date
 
 
 def days_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -203,20 +211,26 @@ def _as_objects(values: Any) -> np.ndarray:
     return arr
 
 
-def _parse_one(text: str, fmt: str | None) -> np.datetime64:
+@lru_cache(maxsize=8192)  # claims repeat dates; strptime costs ~10 µs a value, a hit ~0.1 µs
+def _parse_text(text: str, fmt: str | None) -> tuple[int, int]:
     try:
-        value = datetime.fromisoformat(text) if fmt is None else datetime.strptime(text, fmt)
+        parsed = datetime.fromisoformat(text) if fmt is None else datetime.strptime(text, fmt)
     except ValueError:
-        return NAT
-    return _instant(value)
+        return _NAT_INT, 2
+    return _micros(parsed), 0
 
 
-def _instant(value: datetime | date) -> np.datetime64:
-    """A datetime as naive UTC microseconds (an offset is applied; none means UTC)."""
+def _parse_one(text: str, fmt: str | None) -> np.datetime64:
+    micros, kind = _parse_text(text, fmt)
+    return np.int64(micros).view("datetime64[us]") if kind == 0 else NAT
+
+
+def _micros(value: datetime | date) -> int:
+    """Microseconds since the epoch, UTC (an offset is applied; none means UTC). Exact."""
     if not isinstance(value, datetime):
-        return np.datetime64(value, "us")
+        value = datetime(value.year, value.month, value.day)
     if value.tzinfo is not None and value.utcoffset() is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    else:
+        return (value - _EPOCH_UTC) // _MICROSECOND
+    if value.tzinfo is not None:
         value = value.replace(tzinfo=None)
-    return np.datetime64(value, "us")
+    return (value - _EPOCH) // _MICROSECOND
