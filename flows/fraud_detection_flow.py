@@ -3,8 +3,9 @@
     start ─► prepare ─► train_trial (foreach trial, @retry) ─► select ─► baseline
           ─► evaluate (card) ─► drift (card) ─► publish ─► end
 
-* start     validate every parameter, load claims (synthetic or --input-uri + --schema), write the
-            run's raw/claims partition, sample the trials from the search space
+* start     validate every parameter, load claims (synthetic or --input-uri + --schema), refuse
+            claims that cannot train (too few, one class, a split short of frauds) before writing
+            the run's raw/claims partition, sample the trials from the search space
 * prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
             on train only
 * train_trial  one hyperparameter trial, one torch thread (trials run side by side)
@@ -13,7 +14,8 @@
 * evaluate  MLP vs baseline vs the current champion, all on THIS run's test split
 * drift     PSI/KS against the champion's training reference (first model: test vs train)
 * publish   quality gate; artifact to the model store; champion pointer only if the gate passed
-* end       predictions, metrics, scoring summary and drift to the run's lakehouse partitions
+* end       predictions, metrics, scoring summary and drift to the run's lakehouse partitions;
+            prints the run summary (also the `summary` card)
 
 Run locally:  USERNAME=me python flows/fraud_detection_flow.py run --max-workers 2
 On AWS:       ... --with batch run, or step-functions create (see docs/training.md)
@@ -128,9 +130,13 @@ class FraudDetectionFlow(FlowSpec):
                 investigation_cost=self.investigation_cost,
                 fraud_loss=self.fraud_loss,
             )
-            self.claims, self.schema_dict, self.raw_uri = load_run_claims(
+            loaded = load_run_claims(
                 self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
             )
+        self.claims, self.schema_dict = loaded.frame, loaded.schema_dict
+        self.raw_uri, self.data_warnings = loaded.raw_uri, loaded.warnings
+        for warning in self.data_warnings:
+            print(f"warning: {warning}")
         self.cost, self.policy, self.trial_list = params.cost, params.policy, params.trials
         self.lake_run_id = current.run_id  # a resumed run keeps writing to the same partitions
         self.next(self.prepare)
@@ -221,11 +227,13 @@ class FraudDetectionFlow(FlowSpec):
         )
         self.next(self.end)
 
+    @card(type="blank", id="summary")
     @secrets(sources=[SNOWFLAKE_KEY_SECRET] if SNOWFLAKE_KEY_SECRET else [])
     @step
     def end(self):
-        """Predictions, metrics, scoring summary and drift into the lakehouse."""
+        """Lakehouse outputs and the warehouse sync; prints the run summary (and its card)."""
         from fraud_mlops.pipeline import run_summary_info, write_outputs
+        from fraud_mlops.reports import run_summary
 
         self.outputs = write_outputs(
             self.claims,
@@ -250,6 +258,13 @@ class FraudDetectionFlow(FlowSpec):
             publication=self.publication,
             outputs=self.outputs,
         )
+        self.summary["data_warnings"] = self.data_warnings
+        # The same text scripts/demo.py prints: what every run, local or remote, reports.
+        text = run_summary(self.summary)
+        print(text)
+        from metaflow.cards import Markdown
+
+        current.card["summary"].append(Markdown(f"# Run summary\n\n```\n{text}\n```"))
 
 
 if __name__ == "__main__":

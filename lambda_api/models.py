@@ -5,6 +5,9 @@ and the OpenAPI page both describe the real fields: numeric features are finite 
 within the schema's range (integral for ``dtype: int``), categorical features are strings of
 bounded length (values never seen in training are accepted and scored through the unknown
 bucket), the id column is required. Fields marked ``required: false`` may be null or absent.
+Date columns that feed a derived feature (``days_between``) are strings in the column's declared
+format (ISO 8601 without one); the scorer parses them, as training did, and a value that is not
+such a date gets a 422 naming the field.
 
 Claims are validated as ``TypedDict``s through one ``TypeAdapter.validate_json`` call: parsing
 and validation of a whole batch happen in pydantic-core (Rust), with no per-field Python code.
@@ -22,7 +25,7 @@ from typing import Annotated, Any, NotRequired, Required
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
-from fraud_mlops.schema import CategoricalFeature, ClaimsSchema, NumericFeature
+from fraud_mlops.schema import CategoricalFeature, ClaimsSchema, DateColumn, NumericFeature
 
 # ids are echoed back through orjson, which only serialises 64-bit integers.
 _INT64 = (-(2**63), 2**63 - 1)
@@ -79,6 +82,15 @@ def _categorical_type(feature: CategoricalFeature, max_length: int) -> Any:
     return Annotated[str, Field(strict=True, min_length=1, max_length=max_length, description=desc)]
 
 
+def _date_type(column: DateColumn) -> Any:
+    how = f"format {column.format}" if column.format else "ISO 8601, e.g. 2024-03-01"
+    desc = column.description or "date"
+    return Annotated[
+        str,
+        Field(strict=True, min_length=1, max_length=64, description=f"{desc} ({how})"),
+    ]
+
+
 def _ignored_type(max_length: int) -> Any:
     scalar = (
         Annotated[str, Field(strict=True, max_length=max_length)]
@@ -110,9 +122,18 @@ def build_request_models(
         Field(description="claim id, echoed back in the result"),
     ]
     fields: dict[str, Any] = {}
-    ignored = [schema.label_column, *schema.event_time.source_columns, *schema.passthrough]
+    dates = {n: d for n, d in schema.date_columns.items() if n in schema.scoring_columns}
+    ignored = [
+        schema.label_column,
+        *schema.event_time.source_columns,
+        *(d.name for d in schema.dates),
+        *schema.passthrough,
+    ]
     for name in ignored:
-        fields[name] = NotRequired[_ignored_type(max_string_length)]
+        if name not in dates:
+            fields[name] = NotRequired[_ignored_type(max_string_length)]
+    for name, column in dates.items():
+        fields[name] = _field(_date_type(column), column.required)
     for feature in schema.numeric:
         fields[feature.name] = _field(_numeric_type(feature), feature.required)
     for feature in schema.categorical:

@@ -15,6 +15,8 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
+from fraud_mlops.errors import DataValidationError
+
 if TYPE_CHECKING:
     from fraud_mlops.artifact import ModelArtifact
     from fraud_mlops.scoring import Scorer
@@ -97,6 +99,12 @@ class ScoringService:
         self.id_column = schema.id_column
         self.numeric = [(f.name, f.required) for f in schema.numeric]
         self.categorical = [(f.name, f.required) for f in schema.categorical]
+        # Dates that feed derived features travel as strings; the scorer parses them.
+        self.dates = [
+            (name, column.required)
+            for name, column in schema.date_columns.items()
+            if name in schema.scoring_columns
+        ]
         # A request body can never legitimately be larger than this; refuse before parsing.
         self.max_body_bytes = max(65_536, 4096 * requests.max_batch_size)
 
@@ -121,7 +129,7 @@ class ScoringService:
         for name, required in self.numeric:
             values = [c[name] for c in claims] if required else [c.get(name) for c in claims]
             cols[name] = np.array(values, dtype=np.float64)  # None -> NaN
-        for name, required in self.categorical:
+        for name, required in (*self.categorical, *self.dates):
             # Plain lists: all-string columns become a fast fixed-width str array downstream.
             cols[name] = [c[name] for c in claims] if required else [c.get(name) for c in claims]
         return cols
@@ -129,7 +137,13 @@ class ScoringService:
     def score(self, body: bytes) -> tuple[bytes, int]:
         """Score a request body; return the JSON response and the batch size."""
         claims = self.parse(body)
-        batch = self.scorer.score(self.columns(claims))
+        try:
+            batch = self.scorer.score(self.columns(claims))
+        except DataValidationError as exc:  # e.g. a date that is not in the declared format
+            errors = [
+                {"field": "claims", "message": p, "type": "value_error"} for p in exc.problems
+            ]
+            raise ApiError(422, exc.problems[0], errors[:MAX_LISTED_PROBLEMS]) from None
         version = self.model_version
         results = [
             {

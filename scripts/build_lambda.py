@@ -49,6 +49,7 @@ LIBRARY = (
     "__init__.py",
     "errors.py",
     "schema.py",
+    "dates.py",
     "settings.py",
     "settings_base.py",
     "store_layout.py",

@@ -1,9 +1,11 @@
 """`make demo`: train, gate and publish a fraud model end to end on embedded defaults.
 
 Runs ``flows/fraud_detection_flow.py`` on Metaflow's local runtime (20,000 synthetic claims,
-4 trials, 2 workers) with its datastore under ``.local/metaflow``, then prints the run summary:
-MLP vs baseline (vs champion), the champion decision, and where the artifact, lakehouse data and
-cards are. Extra arguments go to the flow, e.g. to train on your own data::
+4 trials, 2 workers) with its datastore under ``.local/metaflow``. The flow's ``end`` step prints
+the run summary (MLP vs baseline (vs champion), the champion decision, data warnings, where the
+artifact, lakehouse data and cards are) inside its log; this script then prints the same text,
+from the same formatter (``fraud_mlops.reports.run_summary``), without the log prefixes. Extra
+arguments go to the flow, e.g. to train on your own data::
 
     python scripts/demo.py --input-uri ../shared/datasets/fraud_oracle.csv --schema fraud_oracle
 """

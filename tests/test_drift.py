@@ -119,3 +119,25 @@ def test_schema_mismatch_and_missing_columns_are_reported(reference, schema):
     claims = generate_claims(200, seed=5).drop(columns=["severity"])
     with pytest.raises(DataValidationError, match="severity"):
         compute_drift(reference, claims, schema)
+
+
+def test_derived_features_are_profiled_and_computed_from_dates_when_absent(tmp_path):
+    from fraud_mlops.ingest import load_claims
+    from fraud_mlops.schema import load_schema
+    from fraud_mlops.synthetic import insurer_export, write_insurer_export
+
+    schema = load_schema("insurer_export")
+    paths = {}
+    for name, drift in (("early", 0.0), ("late", 1.0)):
+        paths[name] = tmp_path / f"{name}.csv"
+        export = insurer_export(generate_claims(2000, seed=3, drift=drift), seed=3)
+        write_insurer_export(export, str(paths[name]))
+    early = load_claims(str(paths["early"]), schema)
+    reference = build_reference(early, schema)
+    assert "policy_tenure_days" in reference.numeric
+    late = load_claims(str(paths["late"]), schema)
+    with_column = compute_drift(reference, late, schema)
+    from_dates = compute_drift(reference, late.drop(columns=["policy_tenure_days"]), schema)
+    assert [d.feature for d in with_column] == schema.feature_names
+    assert with_column == from_dates
+    assert compute_drift(reference, early, schema)[-1].psi < 1e-9  # same data, no drift

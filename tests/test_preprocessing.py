@@ -223,3 +223,84 @@ def test_any_container_gives_the_same_features(pre, amounts, categories):
     assert all(a.categorical[i, col] == 0 for i in range(n) if absent[i])
     flag = pre.numeric_columns.index("claim_amount")
     assert np.isfinite(a.numeric).all() and a.numeric[:, flag].dtype == np.float32
+
+
+# -- an insurer's export: derived date features and missing-value tokens ----------------------
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """The example export written to disk, its raw text and its validated claims."""
+    from fraud_mlops.ingest import load_claims, read_table
+    from fraud_mlops.synthetic import insurer_export, write_insurer_export
+
+    path = tmp_path_factory.mktemp("export") / "insurer_export.csv"
+    write_insurer_export(insurer_export(generate_claims(1500, seed=11), seed=11), str(path))
+    schema = load_schema("insurer_export")
+    return schema, read_table(str(path), schema.csv), load_claims(str(path), schema)
+
+
+def _api_columns(raw, schema) -> dict[str, list]:
+    """What the scoring API hands over for the export: JSON numbers, date strings, None."""
+    out: dict[str, list] = {}
+    for feat in schema.numeric:
+        text = raw[feat.name].str.replace(",", ".", regex=False)
+        out[feat.name] = [None if v in ("?", None) else float(v) for v in text]
+    for name in schema.scoring_columns:
+        if name not in out:
+            out[name] = raw[name].tolist()  # dates as written, categorical '?' as sent
+    return out
+
+
+def test_derived_days_between_is_the_same_in_training_and_from_raw_strings(export):
+    schema, raw, claims = export
+    pre = fit_preprocessing(claims, schema)
+    assert pre.feature_names == schema.feature_names
+    tenure = pre.numeric_columns.index("policy_tenure_days")
+    assert pre.source_of_numeric_dim[tenure] == "policy_tenure_days"
+    assert "policy_bind_date" in pre.input_columns and "policy_tenure_days" not in pre.input_columns
+    trained = pre.transform(claims)  # what training feeds the model
+    served = pre.transform(_api_columns(raw, schema))  # what the API feeds it
+    np.testing.assert_array_equal(trained.numeric, served.numeric)
+    np.testing.assert_array_equal(trained.categorical, served.categorical)
+    np.testing.assert_array_equal(trained.unknown, served.unknown)
+    # and the feature is the policy's age at the incident, robust-scaled
+    days = claims["policy_tenure_days"].to_numpy()
+    p = pre.numeric[tenure]
+    np.testing.assert_allclose(trained.numeric[:, tenure], (days - p.median) / p.iqr, rtol=1e-6)
+
+
+def test_question_marks_reach_the_model_as_missing(export):
+    schema, raw, claims = export
+    pre = fit_preprocessing(claims, schema)
+    names = pre.numeric_columns
+    unknown_age = (raw["auto_age"] == "?").to_numpy()
+    batch = pre.transform(_api_columns(raw, schema))
+    np.testing.assert_array_equal(batch.numeric[:, names.index("auto_age__missing")], unknown_age)
+    police = pre.categorical_names.index("police_report_available")
+    asked = (raw["police_report_available"] == "?").to_numpy()
+    assert "?" not in pre.categorical[police].vocabulary
+    assert (batch.categorical[asked, police] == 0).all() and not batch.unknown[asked, police].any()
+
+
+def test_derived_preprocessing_survives_the_manifest_and_bad_dates_are_named(export):
+    schema, raw, claims = export
+    pre = fit_preprocessing(claims, schema)
+    clone = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert clone == pre
+    columns = _api_columns(raw.iloc[:3], schema)
+    columns["policy_bind_date"] = ["2024-01-05", "31/02/2024", columns["policy_bind_date"][2]]
+    with pytest.raises(DataValidationError) as err:
+        pre.transform(columns)
+    assert "column 'policy_bind_date': 2 value(s) are not dates in format '%d/%m/%Y'" in str(
+        err.value
+    )
+    assert "31/02/2024" not in str(err.value)  # values never echoed: they may be personal
+    absent = {k: v for k, v in columns.items() if k != "incident_date"}
+    with pytest.raises(DataValidationError, match="'incident_date': missing"):
+        pre.transform(absent)
+
+
+def test_version_1_preprocessing_still_loads(pre):
+    old = pre.to_dict() | {"format_version": 1}
+    for f in old["categorical"]:
+        del f["missing_values"]
+    assert Preprocessor.from_dict(old) == pre

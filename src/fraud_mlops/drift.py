@@ -24,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from fraud_mlops.errors import DataValidationError, ModelError
-from fraud_mlops.preprocessing import numeric_column, text_column
-from fraud_mlops.schema import ClaimsSchema
+from fraud_mlops.preprocessing import DateSource, derived_days, numeric_column, text_column
+from fraud_mlops.schema import ClaimsSchema, DerivedFeature
 
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
@@ -149,8 +149,8 @@ def build_reference(
     numeric: dict[str, NumericReference] = {}
     categorical: dict[str, CategoricalReference] = {}
     rows = 0
-    for feat in schema.numeric:
-        x = _numeric_values(columns, feat.name, feat.missing_values)
+    for name in schema.numeric_names:
+        x = _numeric_values(columns, name, schema)
         rows = len(x)
         present = x[~np.isnan(x)]
         if present.size:
@@ -159,7 +159,7 @@ def build_reference(
             edges = np.empty(0)
         take = min(sample_size, present.size)
         sample = np.sort(rng.choice(present, take, replace=False)) if take else np.empty(0)
-        numeric[feat.name] = NumericReference(edges, _numeric_shares(x, edges), sample)
+        numeric[name] = NumericReference(edges, _numeric_shares(x, edges), sample)
     for feat in schema.categorical:
         text, absent = _categorical_values(columns, feat.name)
         rows = len(text)
@@ -186,15 +186,15 @@ def compute_drift(
             f"the reference profile has no distribution for {missing}: it was built with another "
             "schema. Pass the schema the model was trained with (--schema)."
         )
-    for feat in schema.numeric:
-        ref = reference.numeric[feat.name]
-        x = _numeric_values(columns, feat.name, feat.missing_values)
+    for name in schema.numeric_names:
+        ref = reference.numeric[name]
+        x = _numeric_values(columns, name, schema)
         if len(x) == 0:
             raise DataValidationError("current data", ["no rows to compare with the reference"])
         psi = population_stability_index(ref.proportions, _numeric_shares(x, ref.edges))
         present = x[~np.isnan(x)]
         ks = ks_statistic(ref.sample, present) if present.size and ref.sample.size else 1.0
-        out.append(FeatureDrift(feat.name, "numeric", psi, ks))
+        out.append(FeatureDrift(name, "numeric", psi, ks))
     for feat in schema.categorical:
         ref_c = reference.categorical[feat.name]
         text, absent = _categorical_values(columns, feat.name)
@@ -223,13 +223,27 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _numeric_values(columns: Mapping[str, Any], name: str, sentinels: tuple) -> np.ndarray:
-    if name not in columns:
-        raise DataValidationError("drift", [f"column {name!r}: missing"])
+def _numeric_values(columns: Mapping[str, Any], name: str, schema: ClaimsSchema) -> np.ndarray:
+    """A numeric feature's values; a derived one is computed from its dates if not a column."""
+    feat = schema.feature(name)
     problems: list[str] = []
-    x = numeric_column(columns[name], name, problems)
+    if name in columns:
+        x = numeric_column(columns[name], name, problems)
+    elif isinstance(feat, DerivedFeature):
+        specs = schema.date_columns
+        sources = tuple(
+            DateSource(c, specs[c].format, specs[c].missing_values, specs[c].required)
+            for c in feat.days_between
+        )
+        present = [s.column for s in sources if s.column in columns]
+        if not present:
+            raise DataValidationError("drift", [f"columns {list(feat.days_between)}: missing"])
+        x = derived_days(columns, (sources[0], sources[1]), len(columns[present[0]]), problems)
+    else:
+        raise DataValidationError("drift", [f"column {name!r}: missing"])
     if problems:
         raise DataValidationError("drift", problems)
+    sentinels = getattr(feat, "missing_numbers", ())
     if sentinels:
         x = np.where(np.isin(x, np.array(sentinels, dtype=np.float64)), np.nan, x)
     return x

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from fraud_mlops.train import TrainResult
 
 FAIL_AT_STEP_ENV = "FRAUD_MLOPS_FAIL_AT_STEP"
-MIN_ROWS = 500
 SPLITS = ("train", "validation", "test")
 
 
@@ -72,6 +71,7 @@ def validate_parameters(
 
     from fraud_mlops.evaluate import CostModel
     from fraud_mlops.gate import GatePolicy
+    from fraud_mlops.readiness import MIN_ROWS
     from fraud_mlops.search import search_space_from_dict
 
     if not input_uri and sample_size < MIN_ROWS:
@@ -97,18 +97,41 @@ def validate_parameters(
     return RunParameters(cost=cost, policy=policy, trials=space.sample(trials, seed))
 
 
+@dataclass(frozen=True)
+class RunClaims:
+    """The run's validated claims, their schema, where they were recorded, and data warnings."""
+
+    frame: pd.DataFrame
+    schema_dict: dict[str, Any]
+    raw_uri: str
+    warnings: list[str]
+
+
 def load_run_claims(
     input_uri: str, schema_ref: str, sample_size: int, seed: int, run_id: str
-) -> tuple[pd.DataFrame, dict[str, Any], str]:
-    """Synthetic claims, or the user's file validated against ``schema_ref``; written to raw/."""
-    from fraud_mlops.ingest import load_claims, validate_claims
+) -> RunClaims:
+    """Synthetic claims, or the user's file validated against ``schema_ref``; written to raw/.
+
+    Claims that cannot train (too few, one class, a split short of frauds) are refused BEFORE
+    the run's raw/claims partition is written (:func:`fraud_mlops.readiness.check_trainable`).
+    """
+    from fraud_mlops.ingest import extra_columns, read_table, validate_claims
     from fraud_mlops.lakehouse import RAW_CLAIMS, Lakehouse
+    from fraud_mlops.readiness import check_trainable
     from fraud_mlops.schema import load_schema
     from fraud_mlops.settings import Settings
 
     schema = load_schema(schema_ref)
+    warnings: list[str] = []
     if input_uri:
-        frame = load_claims(input_uri, schema)
+        raw = read_table(input_uri, schema.csv)
+        frame = validate_claims(raw, schema, source=input_uri)
+        extra = extra_columns(raw, schema)
+        if extra:
+            warnings.append(
+                f"{len(extra)} column(s) of {input_uri} are not in the schema and were left out: "
+                + ", ".join(extra)
+            )
     else:
         if schema.name != "synthetic_claims":
             raise ConfigError(
@@ -118,9 +141,10 @@ def load_run_claims(
         from fraud_mlops.synthetic import generate_claims
 
         frame = validate_claims(generate_claims(sample_size, seed=seed), schema, "synthetic")
+    warnings += check_trainable(frame, schema, input_uri or "synthetic claims")
     lake = Lakehouse(Settings.from_env().lakehouse_uri)
     written = lake.write(RAW_CLAIMS, run_id, frame)
-    return frame, schema.to_dict(), written.uri
+    return RunClaims(frame, schema.to_dict(), written.uri, warnings)
 
 
 # -- prepare -------------------------------------------------------------------------------------

@@ -7,9 +7,13 @@ scoring API rebuilds it, so both sides run the very same numpy code on the same 
   features get ``log1p``, then robust scaling ``(x - median) / IQR`` (IQR 0 -> 1). A missing value
   becomes the median (0 after scaling) and, when the feature had missing values in training or is
   ``required: false``, a ``<name>__missing`` indicator column is set.
+* derived features (``days_between: [start, end]``) are numeric features computed here from the
+  raw date columns with :mod:`fraud_mlops.dates` (strings in the schema's format, or timestamps),
+  so training and serving compute them the same way; they follow the schema's numeric features.
 * categorical features: a vocabulary of the values seen at least ``min_frequency`` times in
-  training; index 0 is the shared "unknown / rare / missing" bucket. A present value outside the
-  vocabulary is flagged in :attr:`FeatureBatch.unknown` so the API can say so.
+  training; index 0 is the shared "unknown / rare / missing" bucket, which the schema's
+  missing-value tokens (``"?"``) join too. A present value outside the vocabulary is flagged in
+  :attr:`FeatureBatch.unknown` so the API can say so.
 
 Inputs are any mapping of column name -> 1-D array-like: a pandas DataFrame, a dict of lists
 (``None`` = missing) or of numpy arrays. Everything is vectorised over rows.
@@ -20,21 +24,33 @@ This module is on the scoring path: numpy only (never pandas or torch).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from fraud_mlops.dates import days_between, parse_dates
 from fraud_mlops.errors import DataValidationError, ModelError
 from fraud_mlops.schema import ClaimsSchema
 
 MISSING_SUFFIX = "__missing"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: derived date features and categorical missing-value tokens
+READABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True)
+class DateSource:
+    """A raw date column a derived feature reads, with how it is written."""
+
+    column: str
+    format: str | None = None
+    missing_values: tuple[str, ...] = ()
+    required: bool = True
 
 
 @dataclass(frozen=True)
 class NumericParams:
-    """Fitted parameters of one numeric feature."""
+    """Fitted parameters of one numeric feature; ``days_between`` is set for a derived one."""
 
     name: str
     log: bool
@@ -43,6 +59,7 @@ class NumericParams:
     indicator: bool
     required: bool = True
     missing_values: tuple[float, ...] = ()
+    days_between: tuple[DateSource, DateSource] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class CategoricalParams:
     vocabulary: tuple[str, ...]
     counts: tuple[int, ...]
     required: bool = True
+    missing_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,7 @@ class Preprocessor:
             order = np.argsort(keys, kind="stable")
             vocabs.append((keys[order], (order + 1).astype(np.int64)))
         lk["vocabs"] = vocabs
+        lk["tokens"] = [np.array(f.missing_values, dtype=str) for f in self.categorical]
 
     # -- shape of the model inputs ---------------------------------------------------------
     @property
@@ -126,8 +145,19 @@ class Preprocessor:
 
     @property
     def feature_names(self) -> list[str]:
-        """Schema features in model order: numeric, then categorical."""
+        """Schema features in model order: numeric (derived ones last), then categorical."""
         return [f.name for f in self.numeric] + self.categorical_names
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns :meth:`transform` reads (dates instead of the features they feed)."""
+        cols: dict[str, None] = {}
+        for f in self.numeric:
+            for c in [s.column for s in f.days_between] if f.days_between else [f.name]:
+                cols.setdefault(c, None)
+        for name in self.categorical_names:
+            cols.setdefault(name, None)
+        return list(cols)
 
     # -- transform -------------------------------------------------------------------------
     def transform(self, columns: Mapping[str, Any]) -> FeatureBatch:
@@ -142,14 +172,16 @@ class Preprocessor:
         lk = self._lookup
         x = np.empty((n, len(self.numeric)), dtype=np.float64)
         absent = [
-            f"column {f.name!r}: missing (it is a required feature; send null if unknown)"
-            for f in (*self.numeric, *self.categorical)
-            if f.required and f.name not in columns
+            f"column {name!r}: missing (it is a required feature; send null if unknown)"
+            for name, required in self._required_inputs()
+            if required and name not in columns
         ]
         if absent:
             raise DataValidationError("features", absent)
         for j, f in enumerate(self.numeric):
-            if f.name in columns:
+            if f.days_between is not None:
+                x[:, j] = derived_days(columns, f.days_between, n, problems)
+            elif f.name in columns:
                 x[:, j] = numeric_column(columns[f.name], f.name, problems)
             else:
                 x[:, j] = np.nan
@@ -189,6 +221,8 @@ class Preprocessor:
             if f.name not in columns:
                 continue  # an optional feature left out: missing on every row (bucket 0)
             text, absent = text_column(columns[f.name])
+            if f.missing_values:
+                absent = absent | np.isin(text, lk["tokens"][j])
             keys, index = lk["vocabs"][j]
             if keys.size == 0:
                 unknown[:, j] = ~absent
@@ -200,30 +234,29 @@ class Preprocessor:
             unknown[:, j] = ~found & ~absent
         return FeatureBatch(numeric=numeric, categorical=categorical, unknown=unknown)
 
+    def _required_inputs(self) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        for f in self.numeric:
+            if f.days_between is not None:
+                out += [(s.column, s.required) for s in f.days_between]
+            else:
+                out.append((f.name, f.required))
+        return out + [(f.name, f.required) for f in self.categorical]
+
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description that :meth:`from_dict` turns back into the same transform."""
         return {
             "format_version": FORMAT_VERSION,
             "min_frequency": self.min_frequency,
-            "numeric": [
-                {
-                    "name": f.name,
-                    "log": f.log,
-                    "median": float(f.median),
-                    "iqr": float(f.iqr),
-                    "indicator": f.indicator,
-                    "required": f.required,
-                    "missing_values": [float(v) for v in f.missing_values],
-                }
-                for f in self.numeric
-            ],
+            "numeric": [_numeric_dict(f) for f in self.numeric],
             "categorical": [
                 {
                     "name": f.name,
                     "vocabulary": list(f.vocabulary),
                     "counts": [int(c) for c in f.counts],
                     "required": f.required,
+                    "missing_values": list(f.missing_values),
                 }
                 for f in self.categorical
             ],
@@ -233,10 +266,11 @@ class Preprocessor:
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
         """Rebuild a preprocessor from :meth:`to_dict` output; raise ModelError if malformed."""
         try:
-            if data["format_version"] != FORMAT_VERSION:
+            if data["format_version"] not in READABLE_VERSIONS:
                 raise ModelError(
                     f"preprocessing format_version {data['format_version']!r} is not supported "
-                    f"(this code reads {FORMAT_VERSION}); re-export the model with this version."
+                    f"(this code reads {', '.join(map(str, READABLE_VERSIONS))}); re-export the "
+                    "model with this version."
                 )
             numeric = tuple(
                 NumericParams(
@@ -247,6 +281,7 @@ class Preprocessor:
                     indicator=bool(d["indicator"]),
                     required=bool(d.get("required", True)),
                     missing_values=tuple(float(v) for v in d.get("missing_values", ())),
+                    days_between=_sources(d["days_between"]) if d.get("days_between") else None,
                 )
                 for d in data["numeric"]
             )
@@ -256,6 +291,7 @@ class Preprocessor:
                     vocabulary=tuple(str(v) for v in d["vocabulary"]),
                     counts=tuple(int(c) for c in d["counts"]),
                     required=bool(d.get("required", True)),
+                    missing_values=tuple(str(v) for v in d.get("missing_values", ())),
                 )
                 for d in data["categorical"]
             )
@@ -273,8 +309,9 @@ def fit_preprocessing(
     """Fit preprocessing on the TRAINING split only (never on validation or test rows).
 
     Args:
-        columns: column name -> 1-D values; a pandas DataFrame or a dict of lists/arrays.
-        schema: the claims schema naming the numeric and categorical features.
+        columns: column name -> 1-D values; a pandas DataFrame or a dict of lists/arrays. Derived
+            features are computed from the date columns they name.
+        schema: the claims schema naming the numeric, derived and categorical features.
         min_frequency: a category seen fewer times than this shares the unknown bucket.
     """
     if min_frequency < 1:
@@ -282,46 +319,47 @@ def fit_preprocessing(
             "preprocessing", [f"min_frequency must be at least 1, got {min_frequency}"]
         )
     problems: list[str] = []
-    n: int | None = None
+    lengths: set[int] = set()
     numeric: list[NumericParams] = []
     for feat in schema.numeric:
         if feat.name not in columns:
             problems.append(f"column {feat.name!r}: missing from the training data")
             continue
         x = numeric_column(columns[feat.name], feat.name, problems)
-        n = len(x) if n is None else n
-        if feat.missing_values:
-            x = np.where(np.isin(x, np.array(feat.missing_values, dtype=np.float64)), np.nan, x)
-        missing = np.isnan(x)
-        present = x[~missing]
-        log = feat.transform == "log"
-        if log:
-            if (present < 0).any():
-                problems.append(f"column {feat.name!r}: negative values in a log-scaled amount")
-                continue
-            present = np.log1p(present)
-        if present.size:
-            q1, median, q3 = np.percentile(present, [25, 50, 75])
-        else:
-            q1 = median = q3 = 0.0
-        iqr = float(q3 - q1)
-        numeric.append(
-            NumericParams(
-                name=feat.name,
-                log=log,
-                median=float(median),
-                iqr=iqr if iqr > 0 and np.isfinite(iqr) else 1.0,
-                indicator=bool(missing.any()) or not feat.required,
-                required=feat.required,
-                missing_values=tuple(float(v) for v in feat.missing_values),
-            )
+        lengths.add(len(x))
+        sentinels = feat.missing_numbers
+        if sentinels:
+            x = np.where(np.isin(x, np.array(sentinels, dtype=np.float64)), np.nan, x)
+        params = _fit_numeric(feat.name, x, feat.transform == "log", feat.required, problems)
+        if params is not None:
+            numeric.append(replace(params, missing_values=sentinels))
+    specs = schema.date_columns
+    for feat in schema.derived:
+        a, b = (
+            DateSource(c, specs[c].format, specs[c].missing_values, specs[c].required)
+            for c in feat.days_between
         )
+        absent = [s.column for s in (a, b) if s.column not in columns]
+        if absent:
+            problems += [
+                f"column {c!r}: missing from the training data (derived {feat.name!r} needs it)"
+                for c in absent
+            ]
+            continue
+        x = derived_days(columns, (a, b), len(columns[a.column]), problems)
+        lengths.add(len(x))
+        params = _fit_numeric(feat.name, x, False, a.required and b.required, problems)
+        if params is not None:
+            numeric.append(replace(params, days_between=(a, b)))
     categorical: list[CategoricalParams] = []
     for feat in schema.categorical:
         if feat.name not in columns:
             problems.append(f"column {feat.name!r}: missing from the training data")
             continue
         text, absent = text_column(columns[feat.name])
+        lengths.add(len(text))
+        if feat.missing_values:
+            absent = absent | np.isin(text, np.array(feat.missing_values, dtype=str))
         values, counts = np.unique(text[~absent], return_counts=True)
         keep = counts >= min_frequency
         # Most frequent first (ties by value) so the vocabulary reads well in the manifest.
@@ -335,13 +373,101 @@ def fit_preprocessing(
                 vocabulary=tuple(str(v) for v in vocab),
                 counts=(bucket, *(int(c) for c in kept_counts)),
                 required=feat.required,
+                missing_values=feat.missing_values,
             )
         )
     if problems:
         raise DataValidationError("training data", problems)
-    if n == 0:
+    if lengths == {0}:
         raise DataValidationError("training data", ["no rows to fit preprocessing on"])
     return Preprocessor(tuple(numeric), tuple(categorical), min_frequency=min_frequency)
+
+
+def _fit_numeric(
+    name: str, x: np.ndarray, log: bool, required: bool, problems: list[str]
+) -> NumericParams | None:
+    """Median/IQR (after log1p for amounts) of one numeric column; None if it cannot be fitted."""
+    missing = np.isnan(x)
+    present = x[~missing]
+    if log:
+        if (present < 0).any():
+            problems.append(f"column {name!r}: negative values in a log-scaled amount")
+            return None
+        present = np.log1p(present)
+    if present.size:
+        q1, median, q3 = np.percentile(present, [25, 50, 75])
+    else:
+        q1 = median = q3 = 0.0
+    iqr = float(q3 - q1)
+    return NumericParams(
+        name=name,
+        log=log,
+        median=float(median),
+        iqr=iqr if iqr > 0 and np.isfinite(iqr) else 1.0,
+        indicator=bool(missing.any()) or not required,
+        required=required,
+    )
+
+
+def _numeric_dict(f: NumericParams) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": f.name,
+        "log": f.log,
+        "median": float(f.median),
+        "iqr": float(f.iqr),
+        "indicator": f.indicator,
+        "required": f.required,
+        "missing_values": [float(v) for v in f.missing_values],
+    }
+    if f.days_between is not None:
+        out["days_between"] = [
+            {
+                "column": s.column,
+                "format": s.format,
+                "missing_values": list(s.missing_values),
+                "required": s.required,
+            }
+            for s in f.days_between
+        ]
+    return out
+
+
+def _sources(data: Any) -> tuple[DateSource, DateSource]:
+    a, b = (
+        DateSource(
+            column=str(d["column"]),
+            format=None if d.get("format") is None else str(d["format"]),
+            missing_values=tuple(str(v) for v in d.get("missing_values", ())),
+            required=bool(d.get("required", True)),
+        )
+        for d in data
+    )
+    return a, b
+
+
+def derived_days(
+    columns: Mapping[str, Any],
+    sources: tuple[DateSource, DateSource],
+    n: int,
+    problems: list[str],
+) -> np.ndarray:
+    """``days_between`` of two raw date columns (an absent optional column is all missing)."""
+    ends = []
+    for s in sources:
+        if s.column not in columns:
+            ends.append(np.full(n, np.datetime64("NaT", "us")))
+            continue
+        parsed = parse_dates(columns[s.column], s.format, s.missing_values)
+        if parsed.bad.any():
+            rows = np.flatnonzero(parsed.bad)
+            shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+            how = f"format {s.format!r}" if s.format else "ISO 8601 (e.g. 2024-03-01)"
+            # No values in the message: claims carry personal data and errors reach logs.
+            problems.append(
+                f"column {s.column!r}: {rows.size} value(s) are not dates in {how} (row(s) {shown})"
+            )
+        ends.append(parsed.values)
+    return days_between(ends[0], ends[1])
 
 
 # -- column coercion (shared with drift) ---------------------------------------------------
@@ -394,12 +520,12 @@ def text_column(values: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _batch_length(columns: Mapping[str, Any], pre: Preprocessor) -> int:
     lengths = {}
-    for name in pre.feature_names:
+    for name in pre.input_columns:
         if name in columns:
             lengths[name] = len(columns[name])
     if not lengths:
         raise DataValidationError(
-            "features", [f"none of the feature columns are present; expected {pre.feature_names}"]
+            "features", [f"none of the feature columns are present; expected {pre.input_columns}"]
         )
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{k}={v}" for k, v in lengths.items())

@@ -102,7 +102,7 @@ def comparison_rows(
 
 
 def run_summary(info: Mapping[str, Any]) -> str:
-    """The plain-text summary ``make demo`` prints at the end of a run."""
+    """The plain-text summary every flow run prints at its end (and ``make demo`` after it)."""
     header, rows = comparison_rows(info["test_metrics"], list(HEADLINE_METRICS))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -133,4 +133,7 @@ def run_summary(info: Mapping[str, Any]) -> str:
         f"   (also {info['run_id']}/drift; or `card server` to browse)",
         "Serve:      fraud-mlops serve   # scores with the champion from MODEL_STORE_URI",
     ]
+    warnings = info.get("data_warnings") or []
+    if warnings:
+        lines += ["", "Data warnings:", *[f"  - {w}" for w in warnings]]
     return "\n".join(lines)

@@ -58,8 +58,12 @@ def time_split(
     *,
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
+    require_both_classes: bool = True,
 ) -> TimeSplit:
     """Split a validated claims frame chronologically.
+
+    ``require_both_classes=False`` skips the class check, for callers that report the counts
+    per split themselves (``fraud_mlops.readiness``).
 
     Raises:
         ConfigError: the fractions leave no room for training.
@@ -91,6 +95,8 @@ def time_split(
         validation=order[n_train : n_train + n_val],
         test=order[n_train + n_val :],
     )
+    if not require_both_classes:
+        return result
     labels = frame[schema.label_column].to_numpy()
     problems = []
     for name in SPLITS:

@@ -17,6 +17,11 @@ a good model is useful but never perfect; the fraud rate is about 3 %.
 ``drift`` (0 = none, 1 = strong) moves the claims to a later period and shifts their mix: more
 online/app claims, higher amounts (claims inflation), younger customers, more night incidents.
 Everything is vectorised numpy: a million claims take a few seconds.
+
+:func:`insurer_export` writes the same claims the way an insurer's spreadsheet export does
+(the bundled ``insurer_export`` schema reads it): day-first dates, the policy's bind date
+instead of its age in days, ``?`` for unknown, a ``Y``/``N`` label, decimal commas, and
+(in :func:`write_insurer_export`) semicolons and a UTF-8 byte-order mark.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ CHANNELS = np.array(["agent", "phone", "online", "app"])
 CHANNEL_P = np.array([0.35, 0.30, 0.25, 0.10])
 CHANNEL_P_DRIFTED = np.array([0.20, 0.20, 0.35, 0.25])
 DEDUCTIBLES = np.array([250.0, 500.0, 1000.0, 2000.0])
+
+EXPORT_DATE_FORMAT = "%d/%m/%Y"
+EXPORT_UNKNOWN_SHARE = 0.08  # police-report answers the export writes as "?"
 
 N_PROVIDERS = 800
 COLLUDING_SHARE = 0.02
@@ -163,3 +171,64 @@ def generate_claims(n_rows: int, seed: int = 42, drift: float = 0.0) -> pd.DataF
         }
     )
     return frame
+
+
+def insurer_export(claims: pd.DataFrame, seed: int = 42) -> pd.DataFrame:
+    """``generate_claims`` output as an insurer's export writes it: every value as text."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed + 1)
+    day = claims["claim_date"].dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D")
+    bind = day - pd.to_timedelta(claims["days_since_policy_start"], unit="D")
+    police = np.where(claims["police_report"] == "yes", "YES", "NO")
+    police = np.where(rng.random(len(claims)) < EXPORT_UNKNOWN_SHARE, "?", police)
+    auto_age = claims["vehicle_age"].map(lambda v: "?" if np.isnan(v) else str(int(v)))
+
+    def money(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: f"{v:.2f}".replace(".", ","))
+
+    return pd.DataFrame(
+        {
+            "claim_ref": claims["claim_id"].str.replace("C", "CLM-", regex=False),
+            "policy_number": claims["policy_id"],
+            "policy_bind_date": bind.dt.strftime(EXPORT_DATE_FORMAT),
+            "incident_date": day.dt.strftime(EXPORT_DATE_FORMAT),
+            "incident_hour_of_the_day": claims["incident_hour"].astype(str),
+            "incident_type": claims["incident_type"].str.replace("_", " ").str.title(),
+            "incident_severity": claims["severity"].str.replace("_", " ").str.title(),
+            "incident_region": claims["region"].str.title(),
+            "claim_channel": claims["channel"].str.title(),
+            "police_report_available": police,
+            "witnesses": claims["witnesses"].astype(str),
+            "total_claim_amount": money(claims["claim_amount"]),
+            "policy_annual_premium": money(claims["policy_premium"]),
+            "policy_deductable": claims["deductible"].map(lambda v: f"{v:.0f}"),
+            "insured_age": claims["customer_age"].astype(str),
+            "prior_claims": claims["prior_claims"].astype(str),
+            "auto_age": auto_age,
+            "repair_shop": claims["provider_id"],
+            "fraud_reported": np.where(claims["is_fraud"] == 1, "Y", "N"),
+        }
+    )
+
+
+def write_insurer_export(export: pd.DataFrame, path: str) -> int:
+    """Write an export as a spreadsheet program saves it (``;``, UTF-8 with BOM); return bytes.
+
+    The file appears whole or not at all (written beside the target, then renamed).
+    """
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
+            export.to_csv(f, sep=";", index=False, lineterminator="\r\n")
+        os.replace(staging, path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.unlink(staging)
+        raise
+    return os.path.getsize(path)

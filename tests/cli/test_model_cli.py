@@ -122,7 +122,54 @@ def test_drift_of_unlabelled_new_claims(files, capsys, tmp_path):
     assert "'severity': missing" in capsys.readouterr().err
     frame.assign(claim_amount="lots").to_csv(unlabelled, index=False)
     assert main(["drift", "--reference", str(files["train"]), "--current", str(unlabelled)]) == 2
-    assert "'claim_amount': expected numbers" in capsys.readouterr().err
+    assert "'claim_amount': expected a number (float)" in capsys.readouterr().err
+
+
+def test_drift_without_schema_reads_claims_with_the_champions_schema(files, capsys, tmp_path):
+    """A claims-file reference takes the schema of MODEL_NAME's champion, and says so."""
+    from fraud_mlops.ingest import load_claims
+    from fraud_mlops.schema import load_schema
+    from fraud_mlops.synthetic import insurer_export, write_insurer_export
+
+    paths = {}
+    for name, drift in (("early", 0.0), ("late", 1.0)):
+        paths[name] = tmp_path / f"{name}.csv"
+        claims = generate_claims(2000, seed=5, drift=drift)
+        write_insurer_export(insurer_export(claims, seed=5), str(paths[name]))
+    argv = ["drift", "--reference", str(paths["early"]), "--current", str(paths["late"])]
+    assert main(argv) == 2  # no champion: the synthetic schema cannot read an export
+    err = capsys.readouterr().err
+    assert "no --schema given: reading the claims with the bundled 'synthetic' schema" in err
+    assert "pass --schema for your data" in err
+
+    schema = load_schema("insurer_export")
+    train = load_claims(str(paths["early"]), schema)
+    pre = fit_preprocessing(train, schema)
+    arch = build_architecture(pre, hidden=(8,))
+    artifact = export_artifact(
+        tmp_path / "export-v1",
+        model_name="export-fraud",
+        version="v1",
+        schema=schema,
+        preprocessor=pre,
+        architecture=arch,
+        weights=random_weights(arch),
+        threshold=0.3,
+        metrics={},
+        data_fingerprint="0" * 64,
+        code_version="test",
+        reference=build_reference(train, schema),
+    )
+    store = ModelStore(Settings.from_env().model_store_uri)
+    store.publish(artifact, "export-fraud", "v1")
+    store.set_champion("export-fraud", "v1", gate={"passed": True}, metrics={})
+    assert main([*argv, "--model-name", "export-fraud"]) == 0
+    out, err = capsys.readouterr()
+    assert "the schema in the manifest of champion export-fraud/v1" in err
+    features = [r[0] for r in _rows(out)]
+    assert sorted(features) == sorted(schema.feature_names)  # policy_tenure_days included
+    assert main(["drift", "--reference", "champion", "--model-name", "export-fraud",
+                 "--current", str(paths["late"])]) == 0  # fmt: skip
 
 
 def test_user_mistakes_exit_2_without_a_traceback(files, capsys, tmp_path):

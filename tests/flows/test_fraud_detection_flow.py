@@ -101,7 +101,9 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict
     proc, run_id = _flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_ONCE_MARKER=str(marker))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert marker.exists()
-    return root, run_id, _client(root, run_id)
+    info = _client(root, run_id)
+    info["output"] = proc.stdout + proc.stderr
+    return root, run_id, info
 
 
 def test_full_run_publishes_a_champion_and_writes_the_lakehouse(first_run):
@@ -132,6 +134,21 @@ def test_full_run_publishes_a_champion_and_writes_the_lakehouse(first_run):
     assert lake.read(SCORING_SUMMARY, run_id).num_rows > 2
     assert lake.read(DRIFT, run_id).num_rows == 15  # one row per schema feature
     assert lake.read("raw/claims", run_id).num_rows == 3000
+
+
+def test_every_run_prints_its_summary_at_the_end(first_run):
+    from fraud_mlops.reports import run_summary
+
+    _, run_id, info = first_run
+    # Metaflow prefixes each line of a task's output with its pathspec and strips indentation.
+    printed = {
+        line.split("] ", 1)[-1].strip()
+        for line in info["output"].splitlines()
+        if f"[{run_id}/end/" in line
+    }
+    expected = [line.strip() for line in run_summary(info["summary"]).splitlines() if line.strip()]
+    assert [line for line in expected if line not in printed] == []
+    assert any(line.startswith("Champion decision: PROMOTED") for line in expected)
 
 
 def test_a_trial_that_fails_once_succeeds_on_retry(first_run):
@@ -185,16 +202,27 @@ def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
     assert "train_trial" not in output  # failed in start, before any training
 
 
-def test_invalid_input_data_is_reported_without_a_traceback(tmp_path):
+@pytest.mark.parametrize(
+    ("rows", "change", "message"),
+    [
+        (600, lambda f: f.drop(columns=["severity"]), "column 'severity': missing from the input"),
+        (3000, lambda f: f.assign(is_fraud=0), "label 'is_fraud' has one class only"),
+    ],
+)
+def test_invalid_input_data_is_refused_in_start_and_leaves_no_partition(
+    tmp_path, rows, change, message
+):
     from fraud_mlops.synthetic import generate_claims
 
     broken = tmp_path / "claims.csv"
-    generate_claims(600, seed=1).drop(columns=["severity"]).to_csv(broken, index=False)
-    proc, _ = _flow(tmp_path, "run", "--input-uri", str(broken), "--schema", "synthetic")
+    change(generate_claims(rows, seed=1)).to_csv(broken, index=False)
+    proc, run_id = _flow(tmp_path, "run", "--input-uri", str(broken), "--schema", "synthetic")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "column 'severity': missing from the input" in output
+    assert message in output
     assert "Traceback" not in output
+    assert "prepare" not in output  # refused in start, before anything was written
+    assert run_id and not (tmp_path / "home" / "lakehouse" / "raw" / "claims").exists()
 
 
 def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path):
@@ -217,3 +245,33 @@ def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path
     mlp, base = summary["test_metrics"]["mlp"], summary["test_metrics"]["baseline"]
     fraud_rate = 923 / 15420
     assert mlp["pr_auc"] > fraud_rate and base["pr_auc"] > fraud_rate
+
+
+def test_trains_on_an_insurer_export_with_dates_and_question_marks(tmp_path):
+    """Day-first dates, '?' tokens, a Y/N label, ';' and decimal commas, a derived feature."""
+    from fraud_mlops.cli import main
+    from fraud_mlops.lakehouse import DRIFT, Lakehouse
+
+    export = tmp_path / "insurer_export.csv"
+    assert main(["generate", "--rows", "3000", "--format", "export", "--out", str(export)]) == 0
+    proc, run_id = _flow(
+        tmp_path,
+        "run",
+        "--input-uri",
+        str(export),
+        "--schema",
+        "insurer_export",
+        "--trials",
+        "1",
+        "--max-epochs",
+        "2",
+        "--baseline-margin",
+        "1",
+        MODEL_NAME="insurer-export",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = _client(tmp_path, run_id)["summary"]
+    assert summary["rows"] == 3000 and summary["promoted"]
+    assert summary["data_warnings"][0].startswith("the test split holds")
+    drift = Lakehouse(str(tmp_path / "home" / "lakehouse")).read(DRIFT, run_id).to_pandas()
+    assert "policy_tenure_days" in set(drift["feature"])

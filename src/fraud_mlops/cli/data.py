@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  fraud-mlops generate --rows 20000\n"
         "  fraud-mlops generate --rows 1_000_000 --out s3://my-bucket/claims.parquet\n"
-        "  fraud-mlops generate --rows 5000 --drift 0.5 --out later.csv  # a later period",
+        "  fraud-mlops generate --rows 5000 --drift 0.5 --out later.csv  # a later period\n"
+        "  fraud-mlops generate --rows 6000 --format export --out examples/insurer_export.csv\n"
+        "      # the same claims as an insurer's spreadsheet export (schema: insurer_export)",
     )
     gen.add_argument("--rows", type=positive_int, required=True, help="number of claims")
     gen.add_argument("--seed", type=non_negative_int, default=42, help="random seed (default 42)")
@@ -35,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=fraction,
         default=0.0,
         help="0 = reference period, 1 = a later, strongly shifted period (default 0)",
+    )
+    gen.add_argument(
+        "--format",
+        choices=("claims", "export"),
+        default="claims",
+        help="claims: typed columns of the `synthetic` schema (default); export: an insurer's "
+        "spreadsheet export (';', decimal commas, day-first dates, '?', Y/N) read by the "
+        "`insurer_export` schema; needs --out FILE.csv",
     )
     _add_output_args(gen, "generate")
     gen.set_defaults(func=_generate)
@@ -49,11 +59,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  fraud-mlops ingest --input ../shared/datasets/fraud_oracle.csv --schema fraud_oracle\n"
         "  fraud-mlops ingest --input s3://raw/claims.parquet --schema schemas/claims.yaml\n"
-        "bundled schemas: synthetic, fraud_oracle (copy one as a starting point)",
+        "  fraud-mlops ingest --input export.csv --schema my.yaml --delimiter ';' --decimal ,\n"
+        "bundled schemas: synthetic, fraud_oracle, insurer_export (copy one as a starting point)"
+        "\nrefused before anything is written: fewer than 500 claims, one class only, or a\n"
+        "time-ordered split with fewer than 5 frauds (or non-frauds) in train, validation or "
+        "test.\nEvery schema option: docs/bring-your-own-data.md",
     )
     ing.add_argument("--input", required=True, metavar="URI", help=".csv/.csv.gz/.parquet file")
     ing.add_argument(
         "--schema", required=True, metavar="FILE", help="schema YAML or a bundled name"
+    )
+    dialect = ing.add_argument_group(
+        "CSV dialect (overrides the schema's `csv:` section; Parquet ignores it)"
+    )
+    dialect.add_argument("--delimiter", help="field separator, e.g. ';', '|' or tab")
+    dialect.add_argument(
+        "--encoding", help="e.g. latin-1 or cp1252 (utf-8 by default; a UTF-8 BOM is skipped)"
+    )
+    dialect.add_argument(
+        "--decimal", choices=(".", ","), metavar="MARK", help="decimal mark of numbers: . or ,"
     )
     _add_output_args(ing, "ingest")
     ing.set_defaults(func=_ingest)
@@ -116,25 +140,68 @@ def _generate(args: argparse.Namespace) -> int:
     from fraud_mlops.schema import default_schema
     from fraud_mlops.synthetic import generate_claims
 
+    if args.format == "export" and not (args.out or "").lower().endswith(".csv"):
+        raise ConfigError(
+            "--format export writes one local .csv file: pass --out FILE.csv, e.g. "
+            "--out examples/insurer_export.csv"
+        )
     with step(f"generating {args.rows:,} claims (seed {args.seed}, drift {args.drift:g})"):
         frame = generate_claims(args.rows, seed=args.seed, drift=args.drift)
+    if args.format == "export":
+        return _write_export(frame, args)
     where = _write(frame, args, "generate")
     print(f"wrote {summarize(frame, default_schema())}\n  to {where}")
     return 0
 
 
+def _write_export(frame: pd.DataFrame, args: argparse.Namespace) -> int:
+    from fraud_mlops.schema import default_schema
+    from fraud_mlops.synthetic import insurer_export, write_insurer_export
+
+    if "://" in args.out or args.run_id:
+        raise ConfigError("--format export writes a local file: give a path, and no --run-id")
+    with step(f"writing the insurer export to {args.out}"):
+        size = write_insurer_export(insurer_export(frame, seed=args.seed), args.out)
+    print(
+        f"wrote {summarize(frame, default_schema())}\n  to {args.out} ({size / 1e6:.1f} MB) as "
+        f"an insurer export\n  next: fraud-mlops ingest --input {args.out} --schema insurer_export"
+    )
+    return 0
+
+
+def _dialect(args: argparse.Namespace, schema: ClaimsSchema):
+    """The schema's CSV dialect with the command line's overrides, validated."""
+    from pydantic import ValidationError
+
+    from fraud_mlops.schema import CsvDialect
+
+    given = {k: getattr(args, k) for k in ("delimiter", "encoding", "decimal")}
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        return CsvDialect.model_validate({**schema.csv.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"--{first['loc'][0]}" if first["loc"] else "--delimiter/--decimal"
+        raise ConfigError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from fraud_mlops.ingest import extra_columns, read_table, validate_claims
+    from fraud_mlops.readiness import check_trainable
     from fraud_mlops.schema import load_schema
 
     schema = load_schema(args.schema)
+    dialect = _dialect(args, schema)
     with step(f"reading {args.input}"):
-        raw = read_table(args.input)
+        raw = read_table(args.input, dialect)
     with step(f"validating {len(raw):,} rows against schema {schema.name!r}"):
-        frame = validate_claims(raw, schema, source=args.input)
+        frame = validate_claims(raw, schema.model_copy(update={"csv": dialect}), args.input)
+        warnings = check_trainable(frame, schema, args.input)
     extra = extra_columns(raw, schema)
     if extra:
         say(f"note: {len(extra)} column(s) not in the schema were left out: {', '.join(extra)}")
+    for warning in warnings:
+        say(f"warning: {warning}")
     where = _write(frame, args, "ingest")
     print(f"ingested {summarize(frame, schema)}\n  to {where}")
     return 0

@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     drift.add_argument(
         "--schema",
         metavar="FILE",
-        help="schema YAML or bundled name (default: the model's schema, else 'synthetic')",
+        help="schema YAML or bundled name (default: the schema in the reference model's "
+        "manifest; for a claims-file reference, the champion's, else 'synthetic')",
     )
     drift.add_argument(
         "--model-name", help="with --reference champion: model name (default: $MODEL_NAME)"
@@ -132,8 +133,8 @@ def _test_pr_auc(metrics: Any) -> float | None:
 def _drift(args: argparse.Namespace) -> int:
     from fraud_mlops.drift import compute_drift
 
-    reference, schema, described = _load_reference(args)
-    current = _read_claims(args.current, schema)
+    reference, schema, described, origin = _load_reference(args)
+    current = _read_claims(args.current, schema, origin)
     with step(f"computing drift of {len(current):,} claims against {described}"):
         results = compute_drift(reference, current, schema)
     results.sort(key=lambda r: r.psi, reverse=True)
@@ -158,8 +159,11 @@ def _level(result: FeatureDrift) -> int:
     return {"stable": -1, "moderate": 0, "major": 1}[result.verdict]
 
 
-def _load_reference(args: argparse.Namespace) -> tuple[ReferenceProfile, ClaimsSchema, str]:
-    """The reference profile, the schema to read claims with, and a description for humans."""
+def _load_reference(
+    args: argparse.Namespace,
+) -> tuple[ReferenceProfile, ClaimsSchema, str, str | None]:
+    """The reference profile, the schema to read claims with, a description for humans, and
+    where the schema came from when --schema was not given (None when it was)."""
     from fraud_mlops.artifact import load_artifact
     from fraud_mlops.drift import build_reference
     from fraud_mlops.schema import load_schema
@@ -177,8 +181,11 @@ def _load_reference(args: argparse.Namespace) -> tuple[ReferenceProfile, ClaimsS
             artifact_dir = store.fetch(name, "champion", Path(settings.home) / "cache" / "models")
     elif "://" not in ref and Path(ref).is_dir():
         artifact_dir = Path(ref)
-    elif args.model_name:
-        raise ConfigError("--model-name only applies with --reference champion")
+    elif args.model_name and args.schema:
+        raise ConfigError(
+            "--model-name only applies with --reference champion, or without --schema (to take "
+            "that model's champion's schema)"
+        )
 
     if artifact_dir is not None:
         artifact = load_artifact(artifact_dir)
@@ -187,45 +194,72 @@ def _load_reference(args: argparse.Namespace) -> tuple[ReferenceProfile, ClaimsS
                 f"model {artifact.model_name}/{artifact.version} has no reference profile "
                 "(reference.npz); pass the training claims file as --reference instead."
             )
-        schema = load_schema(args.schema) if args.schema else artifact.schema
-        return artifact.reference, schema, f"model {artifact.model_name}/{artifact.version}"
+        described = f"model {artifact.model_name}/{artifact.version}"
+        if args.schema:
+            return artifact.reference, load_schema(args.schema), described, None
+        origin = f"the schema in the manifest of {described}"
+        return artifact.reference, artifact.schema, described, origin
 
     if not ref.lower().endswith(_CLAIMS_SUFFIXES):
         raise ConfigError(
             f"--reference {ref!r} is neither a claims file (.csv/.parquet), a model artifact "
             "folder, nor 'champion'."
         )
-    schema = load_schema(args.schema)
-    claims = _read_claims(ref, schema)
+    schema, origin = _claims_schema(args)
+    claims = _read_claims(ref, schema, origin)
     with step(f"profiling {len(claims):,} reference claims"):
         profile = build_reference(claims, schema)
-    return profile, schema, ref
+    return profile, schema, ref, origin
 
 
-def _read_claims(uri: str, schema: ClaimsSchema):
+def _claims_schema(args: argparse.Namespace) -> tuple[ClaimsSchema, str | None]:
+    """--schema, else the champion's schema (from its manifest), else 'synthetic', said aloud.
+
+    Returns the schema and, when it was not given, where it came from (for error hints).
+    """
+    from fraud_mlops.progress import say
+    from fraud_mlops.schema import load_schema, schema_from_dict
+    from fraud_mlops.settings import Settings
+    from fraud_mlops.store import ModelStore
+
+    if args.schema:
+        return load_schema(args.schema), None
+    settings = Settings.from_env()
+    name = args.model_name or settings.model_name
+    store = ModelStore(settings.model_store_uri)
+    version = store.champion_version_or_none(name)
+    if version is None:
+        schema = load_schema("synthetic")
+        origin = f"the bundled 'synthetic' schema (no --schema, and {name!r} has no champion)"
+    else:
+        origin = f"the schema in the manifest of champion {name}/{version}"
+        schema = schema_from_dict(store.manifest(name, version)["schema"], origin)
+    say(f"note: no --schema given: reading the claims with {origin}")
+    return schema, origin
+
+
+def _read_claims(uri: str, schema: ClaimsSchema, schema_origin: str | None = None):
     """Validated claims; new claims without labels yet are checked on their features only."""
     from fraud_mlops.errors import DataValidationError
-    from fraud_mlops.ingest import read_table, validate_claims
+    from fraud_mlops.ingest import CsvDialectError, read_table, validate_claims, validate_features
     from fraud_mlops.progress import say
 
-    with step(f"reading {uri}"):
-        raw = read_table(uri)
-    if schema.label_column in raw.columns:
-        return validate_claims(raw, schema, source=uri)
-    required = [f.name for f in (*schema.numeric, *schema.categorical) if f.required]
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        raise DataValidationError(
-            uri,
-            [
-                f"column {c!r}: missing from the input (check the header or --schema)"
-                for c in missing
-            ],
-        )
-    if len(raw) == 0:
-        raise DataValidationError(uri, ["the table has no rows"])
-    say(f"note: {uri} has no {schema.label_column!r} column: checking feature columns only")
-    return raw[[c for c in schema.feature_names if c in raw.columns]]
+    hint = f"these claims were read with {schema_origin}: pass --schema for your data"
+    try:
+        with step(f"reading {uri}"):
+            raw = read_table(uri, schema.csv)
+        if schema.label_column in raw.columns:
+            return validate_claims(raw, schema, source=uri)
+        say(f"note: {uri} has no {schema.label_column!r} column: checking feature columns only")
+        return validate_features(raw, schema, source=uri)
+    except DataValidationError as exc:
+        if schema_origin is None:
+            raise
+        raise DataValidationError(exc.source, [*exc.problems, hint]) from None
+    except CsvDialectError as exc:
+        if schema_origin is None:
+            raise
+        raise CsvDialectError(f"{exc}\n{hint}") from None
 
 
 def _drift_table(results: list[FeatureDrift]) -> str:
