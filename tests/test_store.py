@@ -53,10 +53,13 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "abfss"])
 def store(request, tmp_path) -> ModelStore:
+    """One store contract on a folder, S3 (moto) and a flat-namespace ADLS account (Azurite)."""
     if request.param == "local":
         return ModelStore(str(tmp_path / "models"))
+    if request.param == "abfss":
+        return ModelStore(f"{request.getfixturevalue('adls_root')}/models")
     bucket = request.getfixturevalue("s3_bucket")
     return ModelStore(f"s3://{bucket}/models")
 

@@ -4,7 +4,7 @@ The layout under ``MODEL_STORE_URI`` (paths, name rules, ``champion.json``) is
 :mod:`fraud_mlops.store_layout`, which the API's fetcher reads too. Versions are immutable:
 :meth:`ModelStore.publish` refuses to overwrite one, uploads the data files first and
 ``manifest.json`` last, so a version without a manifest is an interrupted upload and is never
-listed. ``champion.json`` is written to a staging name and moved over the old
+listed. ``champion.json`` is written to a staging name and published over the old
 pointer, so readers see the old champion or the new one, never a torn file; a version is only
 promoted after its files are downloaded and verified against their checksums.
 
@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 from fraud_mlops import store_layout as layout
 from fraud_mlops.artifact import load_artifact, read_manifest
 from fraud_mlops.errors import FraudMlopsError, ModelError
-from fraud_mlops.lakehouse import resolve_filesystem
+from fraud_mlops.lakehouse import publish_staged, resolve_filesystem
 from fraud_mlops.store_layout import (  # noqa: F401  (re-exported: callers import them from here)
     CHAMPION,
     CHAMPION_FILE,
@@ -90,15 +90,18 @@ class ModelStore:
                 f"{self.version_uri(model_name, version)} already exists and versions are "
                 "immutable: publish under a new version (see new_version)."
             )
-        names = [*artifact.manifest["files"], MANIFEST]  # manifest last: it marks completeness
         try:
             self.fs.create_dir(dest, recursive=True)
-            for name in names:
+            for name in artifact.manifest["files"]:
                 source = Path(artifact_dir) / name
                 with open(source, "rb") as src, self.fs.open_output_stream(f"{dest}/{name}") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
         except (OSError, pa.ArrowException) as exc:
             raise self._fail(f"upload {model_name}/{version}", exc) from None
+        # The manifest goes last and whole (staged, then published): it marks the version complete,
+        # so a half-written one must never be visible (Azure commits a stream's bytes on error).
+        manifest_bytes = (Path(artifact_dir) / MANIFEST).read_bytes()
+        self._write_atomic(f"{dest}/{MANIFEST}", manifest_bytes)
         return self.version_uri(model_name, version)
 
     def versions(self, model_name: str) -> list[str]:
@@ -240,14 +243,14 @@ class ModelStore:
             raise self._fail(f"read {path}", exc) from None
 
     def _write_atomic(self, path: str, data: bytes) -> None:
-        """Write to a staging name, then move over ``path``: rename locally, one copy on S3."""
+        """Write to a staging name, then publish it over ``path`` in one step (any backend)."""
         parent, _, name = path.rpartition("/")
         staging = f"{parent}/_staging-{uuid.uuid4().hex}-{name}"
         try:
             self.fs.create_dir(parent, recursive=True)
             with self.fs.open_output_stream(staging) as out:
                 out.write(data)
-            self.fs.move(staging, path)
+            publish_staged(self.fs, staging, path)
         except (OSError, pa.ArrowException) as exc:
             with contextlib.suppress(OSError, pa.ArrowException):
                 self.fs.delete_file(staging)
