@@ -34,12 +34,12 @@ def _upload(azurite, root: str, name: str, data: bytes) -> str:
 def test_ingest_reads_an_abfss_csv_into_the_abfss_lakehouse(
     adls_root, adls_lake, azurite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    claims = generate_claims(400, seed=5)
+    claims = generate_claims(1500, seed=5)
     uri = _upload(azurite, adls_root, "incoming/claims.csv", claims.to_csv(index=False).encode())
     code = main(["ingest", "--input", uri, "--schema", "synthetic", "--run-id", "i1"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "ingested 400 claims" in out
+    assert "ingested 1,500 claims" in out
     assert f"{adls_lake.uri}/raw/claims/run_id=i1/part-0.parquet" in out
     back = adls_lake.read(RAW_CLAIMS, "i1").to_pandas()
     assert back["claim_id"].tolist() == claims["claim_id"].tolist()
@@ -59,9 +59,9 @@ def test_ingest_the_real_dataset_from_abfss(
 
 def test_generate_to_an_abfss_csv_then_ingest_it(adls_root, adls_lake, capsys) -> None:
     out_uri = f"{adls_root}/exports/later.csv"
-    assert main(["generate", "--rows", "300", "--drift", "0.5", "--out", out_uri]) == 0
+    assert main(["generate", "--rows", "3000", "--drift", "0.5", "--out", out_uri]) == 0
     assert main(["ingest", "--input", out_uri, "--schema", "synthetic", "--run-id", "g1"]) == 0
-    assert "ingested 300 claims" in capsys.readouterr().out
+    assert "ingested 3,000 claims" in capsys.readouterr().out
     assert adls_lake.runs(RAW_CLAIMS) == ["g1"]
 
 

@@ -24,7 +24,9 @@ from fraud_mlops.lakehouse import (
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "flows" / "fraud_detection_flow.py"
-SMALL = ["--sample-size", "600", "--trials", "1", "--max-epochs", "2", "--max-workers", "1"]
+# The smallest synthetic sample whose time-ordered splits pass the readiness check at seed 42.
+ROWS = 3000
+SMALL = ["--sample-size", str(ROWS), "--trials", "1", "--max-epochs", "2", "--max-workers", "1"]
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +56,9 @@ def test_a_flow_run_writes_its_lakehouse_on_adls(adls_root: str, azurite, tmp_pa
     run_id = id_file.read_text().strip()
 
     lake = Lakehouse(lakehouse)
-    assert lake.read(RAW_CLAIMS, run_id).num_rows == 600
+    assert lake.read(RAW_CLAIMS, run_id).num_rows == ROWS
     predictions = lake.read(PREDICTIONS, run_id).to_pandas()
-    assert len(predictions) == 600
+    assert len(predictions) == ROWS
     assert set(predictions["split"]) == {"train", "validation", "test"}
     metrics = lake.read(METRICS, run_id).to_pandas()
     assert {"mlp", "baseline"} <= set(metrics["model_kind"])
