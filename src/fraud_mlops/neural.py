@@ -372,7 +372,8 @@ class NeuralNet:
         if delta.shape[1] != n_features:
             raise ModelError(f"{delta.shape[1]} feature groups for {n_features} features")
         stacked = np.concatenate([z0[:, None, :], z0[:, None, :] + delta], axis=1)
-        logits = self._rest(stacked.reshape(n * (n_features + 1), -1)).reshape(n, -1)
+        logits = self._rest(stacked.reshape(n * (n_features + 1), z0.shape[1]))
+        logits = logits.reshape(n, n_features + 1)
         full = logits[:, 0].astype(np.float64)
         return full, (logits[:, :1] - logits[:, 1:]).astype(np.float64)
 
