@@ -267,6 +267,7 @@ class NeuralNet:
             )
             for i in range(len(hidden))
         ]
+        self.inv_widths = [dt(1.0 / h) for h in hidden]
         self.out_w = w["out.weight"][0].astype(dt)
         self.out_b = dt(w["out.bias"][0])
         if hidden:
@@ -304,11 +305,24 @@ class NeuralNet:
 
     # -- passes -------------------------------------------------------------------------------
     def _parts(self, numeric: np.ndarray, categorical: np.ndarray):
-        """Per-input first-layer terms: numeric ``[n, p, kH]``, categorical ``[n, c, kH]``."""
+        """Per-input first-layer terms: numeric ``[p, n, kH]``, categorical ``[n, c, kH]``."""
         rep = self.embed(numeric.astype(self.dtype, copy=False))  # [n, p, d]
-        u_num = np.matmul(rep.transpose(1, 0, 2), self.first_num).transpose(1, 0, 2)
+        if rep.shape[2] == 1:  # raw numerics: an outer product per input, no matmul needed
+            u_num = rep[:, :, 0].T[:, :, None] * self.first_num[:, 0, None, :]
+        else:  # contiguous [p, n, d]: one BLAS product per input, not numpy's slow loop
+            u_num = np.matmul(np.ascontiguousarray(rep.transpose(1, 0, 2)), self.first_num)
         u_cat = self.cat_table[categorical + self.offsets]
         return u_num, u_cat
+
+    def _first_layer(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """The first linear layer's output ``[n, kH]`` (one product for all numeric inputs)."""
+        rep = self.embed(numeric.astype(self.dtype, copy=False))
+        n, p, d = rep.shape
+        z = rep.reshape(n, p * d) @ self.first_num.reshape(p * d, self.first_num.shape[2])
+        z += self.first_b
+        if self.offsets.size:
+            z += self.cat_table[categorical + self.offsets].sum(axis=1)
+        return z
 
     def _rest(self, z: np.ndarray) -> np.ndarray:
         """Everything after the first linear layer: ``[m, k * H] -> logits [m]``."""
@@ -320,8 +334,9 @@ class NeuralNet:
                 if i:
                     z = h @ weight_t
                     z += bias
-                z = z - z.mean(axis=1, keepdims=True)  # LayerNorm, biased variance
-                z *= (1.0 / np.sqrt(np.vecdot(z, z) / z.shape[1] + self.eps))[:, None]
+                inv_width = self.inv_widths[i]
+                z = z - (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
+                z *= (1.0 / np.sqrt(np.vecdot(z, z) * inv_width + self.eps))[:, None]
                 h = z * gamma
                 h += beta
                 np.maximum(h, 0.0, out=h)
@@ -338,9 +353,7 @@ class NeuralNet:
 
     def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """Logits ``[n]`` (float64) for preprocessed inputs."""
-        u_num, u_cat = self._parts(numeric, categorical)
-        z = u_num.sum(axis=1) + u_cat.sum(axis=1) + self.first_b
-        return self._rest(z).astype(np.float64)
+        return self._rest(self._first_layer(numeric, categorical)).astype(np.float64)
 
     def occlusion(
         self,
@@ -361,17 +374,26 @@ class NeuralNet:
             reference_categorical: ``[c]`` the reference code of each categorical feature.
         """
         n = numeric.shape[0]
-        u_num, u_cat = self._parts(numeric, categorical)
-        z0 = u_num.sum(axis=1) + u_cat.sum(axis=1) + self.first_b  # [n, kH]
+        u_num, u_cat = self._parts(numeric, categorical)  # [p, n, kH], [n, c, kH]
+        z0 = u_num.sum(axis=0) + u_cat.sum(axis=1) + self.first_b  # [n, kH]
         ref_num, ref_cat = self._parts(
             reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
         )
-        delta_num = ref_num - u_num  # [n, p, kH]
-        grouped = np.matmul(delta_num.transpose(0, 2, 1), numeric_groups).transpose(0, 2, 1)
-        delta = np.concatenate([grouped, ref_cat - u_cat], axis=1)  # [n, F, kH]
-        if delta.shape[1] != n_features:
-            raise ModelError(f"{delta.shape[1]} feature groups for {n_features} features")
-        stacked = np.concatenate([z0[:, None, :], z0[:, None, :] + delta], axis=1)
+        delta_num = ref_num - u_num  # [p, n, kH]
+        # numeric inputs -> schema features: [f, p] @ [p, n*kH]
+        width = z0.shape[1]
+        grouped = (numeric_groups.T @ delta_num.reshape(delta_num.shape[0], n * width)).reshape(
+            numeric_groups.shape[1], n, width
+        )
+        f_num = grouped.shape[0]
+        if f_num + u_cat.shape[1] != n_features:
+            raise ModelError(f"{f_num + u_cat.shape[1]} feature groups for {n_features} features")
+        # row 0: the claim; row 1 + f: the claim with feature f at its reference
+        stacked = np.empty((n, n_features + 1, z0.shape[1]), dtype=self.dtype)
+        stacked[:, 0] = z0
+        np.add(grouped.transpose(1, 0, 2), z0[:, None, :], out=stacked[:, 1 : 1 + f_num])
+        np.subtract(ref_cat, u_cat, out=stacked[:, 1 + f_num :])
+        stacked[:, 1 + f_num :] += z0[:, None, :]
         logits = self._rest(stacked.reshape(n * (n_features + 1), z0.shape[1]))
         logits = logits.reshape(n, n_features + 1)
         full = logits[:, 0].astype(np.float64)
