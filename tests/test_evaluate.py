@@ -105,3 +105,137 @@ def test_platt_scaling_fixes_inflated_probabilities_without_reordering() -> None
     assert abs(fixed.mean() - y[10_000:].mean()) < 0.01
     order = np.argsort(inflated[10_000:])
     assert np.all(np.diff(fixed[order]) >= -1e-12)  # monotonic: the ranking is unchanged
+
+
+# -- alert budget -----------------------------------------------------------------------------
+def _scored(n: int = 2000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.08).astype(int)
+    s = np.clip(0.1 + 0.3 * y + rng.normal(0, 0.15, n), 0, 1)
+    return y, s
+
+
+def test_budget_leaves_a_cost_threshold_that_fits_alone():
+    from fraud_mlops.evaluate import choose_threshold_within_budget
+
+    y, s = _scored()
+    cost = CostModel(investigation_cost=100, fraud_loss=2000)
+    t_cost = choose_threshold(y, s, cost)
+    share = float((s >= t_cost).mean())
+    assert choose_threshold_within_budget(y, s, cost, share + 0.01) == (t_cost, "cost")
+
+
+def test_budget_caps_the_flag_rate_at_the_cheapest_allowed_threshold():
+    from fraud_mlops.evaluate import choose_threshold_within_budget
+
+    y, s = _scored()
+    cost = CostModel(investigation_cost=20, fraud_loss=4000)  # cheap reviews: flag a lot
+    assert (s >= choose_threshold(y, s, cost)).mean() > 0.3
+    threshold, rule = choose_threshold_within_budget(y, s, cost, 0.05)
+    assert rule == "budget"
+    assert (s >= threshold).sum() <= 100  # 5 % of 2,000
+    allowed = [t for t in np.unique(s) if (s >= t).sum() <= 100]
+    assert expected_cost(y, s, threshold, cost) == pytest.approx(
+        min(expected_cost(y, s, t, cost) for t in allowed)
+    )
+    # The budget defaults to the cost model's.
+    assert choose_threshold_within_budget(y, s, CostModel(20, 4000, alert_budget=0.05)) == (
+        threshold,
+        "budget",
+    )
+
+
+def test_budget_with_ties_larger_than_the_budget_flags_nothing():
+    from fraud_mlops.evaluate import choose_threshold_within_budget
+
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    s = np.array([0.9] * 3 + [0.1] * 7)
+    threshold, rule = choose_threshold_within_budget(y, s, CostModel(10, 4000), 0.2)
+    assert rule == "budget" and (s >= threshold).sum() == 0
+    with pytest.raises(ConfigError, match="alert budget"):
+        choose_threshold_within_budget(y, s, CostModel(), 1.2)
+
+
+# -- bootstrap --------------------------------------------------------------------------------
+@pytest.mark.parametrize("metric", ["pr_auc", "roc_auc"])
+def test_every_resample_matches_sklearn(metric):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from fraud_mlops.evaluate import _metric_per_resample, bootstrap_counts
+
+    y, s = _scored(600, 1)
+    s = np.round(s, 2)  # plenty of ties
+    counts = bootstrap_counts(len(y), 50, seed=3)
+    values = _metric_per_resample(metric, y, s, counts)
+    reference = average_precision_score if metric == "pr_auc" else roc_auc_score
+    for row, value in zip(counts, values, strict=True):
+        idx = np.repeat(np.arange(len(y)), row)
+        assert value == pytest.approx(reference(y[idx], s[idx]), abs=1e-9)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_is_reproducible():
+    from sklearn.metrics import average_precision_score
+
+    from fraud_mlops.evaluate import bootstrap_interval
+
+    y, s = _scored(3000, 2)
+    out = bootstrap_interval(y, s, n_resamples=1000, seed=5)
+    assert out["estimate"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    assert out["low"] < out["estimate"] < out["high"]
+    assert out["high"] - out["low"] < 0.2
+    assert out["n_resamples"] == 1000 and out["frauds"] == int(y.sum()) and out["redrawn"] == 0
+    assert bootstrap_interval(y, s, n_resamples=1000, seed=5) == out
+    # A small split gives a visibly wider interval: the gate must not read noise as signal.
+    small = bootstrap_interval(y[:300], s[:300], n_resamples=1000, seed=5)
+    assert small["high"] - small["low"] > out["high"] - out["low"]
+
+
+def test_paired_difference_is_tighter_than_separate_intervals():
+    from sklearn.metrics import average_precision_score
+
+    from fraud_mlops.evaluate import paired_bootstrap
+
+    rng = np.random.default_rng(4)
+    y, s = _scored(2000, 3)
+    better = s + 0.05 * y * rng.random(len(y))  # a slightly better model on the same claims
+    out = paired_bootstrap(y, better, s, n_resamples=1000, seed=1)
+    diff = out["difference"]
+    assert diff["estimate"] == pytest.approx(
+        average_precision_score(y, better) - average_precision_score(y, s)
+    )
+    assert 0 < diff["low"] < diff["estimate"] < diff["high"]
+    width_a = out["a"]["high"] - out["a"]["low"]
+    assert diff["high"] - diff["low"] < width_a / 2
+    assert out["share_a_better"] > 0.99
+    same = paired_bootstrap(y, s, s, n_resamples=200, seed=1)
+    assert same["difference"] == {"estimate": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_resamples_without_fraud_are_redrawn_and_counted():
+    from fraud_mlops.evaluate import bootstrap_interval
+
+    y = np.zeros(60, dtype=int)
+    y[[5, 40]] = 1  # two frauds: about 13 % of resamples draw neither
+    s = np.linspace(0, 1, 60)
+    out = bootstrap_interval(y, s, n_resamples=500, seed=0)
+    assert out["n_resamples"] == 500 and out["redrawn"] > 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metric": "f1"}, "unknown bootstrap metric 'f1'"),
+        ({"n_resamples": 0}, "n_resamples"),
+        ({"confidence": 1.5}, "confidence"),
+    ],
+)
+def test_bootstrap_bad_arguments(kwargs, message):
+    from fraud_mlops.evaluate import bootstrap_interval, paired_bootstrap
+
+    y, s = _scored(200, 5)
+    with pytest.raises(ConfigError, match=message):
+        bootstrap_interval(y, s, **kwargs)
+    with pytest.raises(ConfigError, match=message):
+        paired_bootstrap(y, s, s, **kwargs)
+    with pytest.raises(FraudMlopsError, match="must be equal"):
+        paired_bootstrap(y, s, s[:-1])

@@ -63,3 +63,52 @@ def test_event_time_from_parts(fraud_oracle_path):
     s = time_split(frame, schema)
     t = frame["event_time"]
     assert t.iloc[s.train].max() <= t.iloc[s.test].min()
+
+
+# -- expanding-window folds -------------------------------------------------------------------
+def test_folds_expand_in_time_and_never_touch_test(claims):
+    from fraud_mlops.splits import expanding_window_folds
+
+    frame, schema = claims
+    s = time_split(frame, schema)
+    labels = frame[schema.label_column].to_numpy()
+    folds = expanding_window_folds(s, labels, n_folds=4, min_train_fraction=0.5)
+    assert len(folds) == 4
+    pool = np.concatenate([s.train, s.validation])
+    t = frame["claim_date"].to_numpy()
+    previous_train = 0
+    for fold in folds:
+        assert not set(fold.train) & set(s.test) and not set(fold.validation) & set(s.test)
+        assert t[fold.train].max() <= t[fold.validation].min()  # validation is newer
+        assert len(fold.train) > previous_train  # expanding
+        previous_train = len(fold.train)
+        np.testing.assert_array_equal(fold.train, pool[: len(fold.train)])
+        d = fold.describe(labels)
+        assert d["validation_frauds"] > 0 and d["train_frauds"] > 0
+    # The validation blocks tile the pool after the first window, without overlap.
+    tiled = np.concatenate([f.validation for f in folds])
+    np.testing.assert_array_equal(tiled, pool[len(folds[0].train) :])
+
+
+def test_thin_blocks_are_merged():
+    from fraud_mlops.splits import expanding_window_folds
+
+    labels = np.zeros(100, dtype=int)
+    labels[[3, 10, 20, 30, 55, 97]] = 1  # blocks after row 50: [50,62) [62,75) [75,88) [88,100)
+    folds = expanding_window_folds(np.arange(100), labels, n_folds=4, min_train_fraction=0.5)
+    sizes = [(len(f.train), len(f.validation)) for f in folds]
+    assert sizes == [(50, 12), (62, 38)]  # the two fraud-free blocks joined the last one
+    assert all(labels[f.validation].sum() >= 1 for f in folds)
+
+
+def test_no_fold_possible_is_refused_with_counts():
+    from fraud_mlops.splits import expanding_window_folds
+
+    labels = np.zeros(100, dtype=int)
+    labels[[3, 10]] = 1
+    with pytest.raises(DataValidationError, match="the 50 rows after the first training window"):
+        expanding_window_folds(np.arange(100), labels)
+    with pytest.raises(ConfigError, match="n_folds"):
+        expanding_window_folds(np.arange(100), labels, n_folds=0)
+    with pytest.raises(ConfigError, match="min_train_fraction"):
+        expanding_window_folds(np.arange(100), labels, min_train_fraction=1.0)

@@ -7,12 +7,19 @@
 * ``threshold`` / ``expected_cost`` — the score threshold that minimises
   ``investigation_cost × flagged + fraud_loss × missed fraud``, chosen on validation and then
   applied unchanged to test; the cost is reported per claim.
+  :func:`choose_threshold_within_budget` also caps the flag rate at the alert budget and says
+  which rule applied.
+* :func:`bootstrap_interval` / :func:`paired_bootstrap` — percentile bootstrap intervals of
+  PR-AUC or ROC-AUC, the paired one on the same resampled claims for two models. Vectorised:
+  each resample is a row of draw counts, and the metric of every resample comes from cumulative
+  sums over the claims sorted once by score (sklearn's definitions, ties included).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -185,3 +192,213 @@ def apply_platt(scores: np.ndarray, calibration: tuple[float, float]) -> np.ndar
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return np.log(p) - np.log1p(-p)
+
+
+# -- alert budget ---------------------------------------------------------------------------------
+def choose_threshold_within_budget(
+    y: np.ndarray, scores: np.ndarray, cost: CostModel, alert_budget: float | None = None
+) -> tuple[float, str]:
+    """The expected-cost threshold, unless it flags more than the alert budget allows.
+
+    Returns ``(threshold, rule)``. ``rule`` is ``"cost"`` when the cost optimum flags at most
+    ``alert_budget`` (default ``cost.alert_budget``) of these (validation) claims. Otherwise it
+    is ``"budget"`` and the threshold is the cheapest one among those that flag at most that
+    share (ties in cost go to the higher threshold). Tied scores flag together, so when even the
+    top score is shared by more claims than the budget allows, nothing is flagged.
+    """
+    budget = cost.alert_budget if alert_budget is None else float(alert_budget)
+    if not 0.0 < budget < 1.0:
+        raise ConfigError(
+            f"alert budget must be a share between 0 and 1, got {budget}: "
+            "e.g. --alert-budget 0.05 for the top 5 % of claims"
+        )
+    y, scores = _check(y, scores)
+    threshold = choose_threshold(y, scores, cost)
+    allowed = math.floor(budget * len(scores) + 1e-9)
+    if int((scores >= threshold).sum()) <= allowed:
+        return threshold, "cost"
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y[order]
+    last_of_value = np.r_[s[1:] != s[:-1], True]  # a threshold flags every tie together
+    flagged = np.arange(1, len(s) + 1)
+    costs = cost.investigation_cost * flagged + cost.fraud_loss * (t.sum() - np.cumsum(t))
+    costs = np.where(last_of_value & (flagged <= allowed), costs, np.inf)
+    best = int(np.argmin(costs))  # argmin takes the first: the highest threshold among ties
+    if not np.isfinite(costs[best]) or costs[best] >= cost.fraud_loss * t.sum():
+        return float(np.nextafter(s[0], np.inf)), "budget"
+    return float(s[best]), "budget"
+
+
+# -- bootstrap intervals --------------------------------------------------------------------------
+BOOTSTRAP_METRICS = ("pr_auc", "roc_auc")
+_MAX_REDRAW_ROUNDS = 20
+
+
+def bootstrap_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``[n_resamples, n]`` how often each claim is drawn in each resample (with replacement)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    flat = draws + (np.arange(n_resamples) * n)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+
+
+def _metric_per_resample(
+    metric: str, y: np.ndarray, scores: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """The metric on every resample (a row of draw counts) at once; sklearn's definitions.
+
+    Claims are sorted by score once. For each fraud claim we need, at its tie group (claims with
+    its score), the drawn claims and frauds scoring at least as high: two cumulative sums. Then
+    average precision is ``sum(draws_i * precision_at_group(i)) / frauds drawn`` and ROC-AUC is
+    ``sum(draws_i * (honest below + half the tied honest)) / (frauds x honest)``.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, fraud = scores[order], y[order].astype(bool)
+    n = len(s)
+    group_end = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # last position of each group
+    group_of = np.repeat(np.arange(group_end.size), np.diff(np.r_[-1, group_end]))
+    group_start = np.r_[0, group_end[:-1] + 1]
+    positions = np.flatnonzero(fraud)
+    frauds_upto = np.r_[0, np.cumsum(fraud)]  # frauds among the first k sorted claims
+    end = group_end[group_of[positions]] + 1  # prefix lengths: through the fraud's group
+    before = group_start[group_of[positions]]  # ... and before it
+
+    sorted_counts = counts[:, order]
+    drawn = np.zeros((counts.shape[0], n + 1), dtype=np.int64)
+    np.cumsum(sorted_counts, axis=1, out=drawn[:, 1:])
+    fraud_counts = sorted_counts[:, positions]
+    frauds_drawn = np.zeros((counts.shape[0], positions.size + 1), dtype=np.int64)
+    np.cumsum(fraud_counts, axis=1, out=frauds_drawn[:, 1:])
+    total_frauds = frauds_drawn[:, -1].astype(np.float64)
+    tp_end = frauds_drawn[:, frauds_upto[end]]
+    flagged_end = drawn[:, end]
+    if metric == "pr_auc":
+        precision = np.divide(
+            tp_end, flagged_end, out=np.zeros(tp_end.shape), where=flagged_end > 0
+        )
+        return (fraud_counts * precision).sum(axis=1) / total_frauds
+    total_honest = n - total_frauds
+    honest_end = flagged_end - tp_end
+    honest_before = drawn[:, before] - frauds_drawn[:, frauds_upto[before]]
+    below = total_honest[:, None] - honest_end
+    tied = honest_end - honest_before
+    return (fraud_counts * (below + 0.5 * tied)).sum(axis=1) / (total_frauds * total_honest)
+
+
+def _resample_metrics(
+    y: np.ndarray,
+    score_sets: list[np.ndarray],
+    metric: str,
+    n_resamples: int,
+    seed: int,
+) -> tuple[list[np.ndarray], int]:
+    """Metric values of each score set on the same ``n_resamples`` resamples with both classes.
+
+    Resamples that draw no fraud (or no honest claim) are redrawn; returns how many were.
+    """
+    if metric not in BOOTSTRAP_METRICS:
+        raise ConfigError(
+            f"unknown bootstrap metric {metric!r}; use one of {', '.join(BOOTSTRAP_METRICS)}"
+        )
+    if int(n_resamples) < 1:
+        raise ConfigError(f"n_resamples must be at least 1, got {n_resamples}")
+    n = len(y)
+    values: list[list[np.ndarray]] = [[] for _ in score_sets]
+    kept, redrawn = 0, 0
+    # Chunks keep the [resamples, claims] count matrix near 4 million cells.
+    chunk = max(1, min(int(n_resamples), (1 << 22) // max(n, 1)))
+    for round_ in range(int(n_resamples) * _MAX_REDRAW_ROUNDS):
+        if kept >= n_resamples:
+            break
+        counts = bootstrap_counts(n, chunk, seed + round_)
+        positives = counts @ y
+        valid = (positives > 0) & (positives < n)
+        redrawn += int((~valid).sum())
+        counts = counts[valid][: int(n_resamples) - kept]
+        kept += len(counts)
+        for out, scores in zip(values, score_sets, strict=True):
+            out.append(_metric_per_resample(metric, y, scores, counts))
+    if kept < n_resamples:
+        raise FraudMlopsError(
+            f"only {kept} of {n_resamples} bootstrap resamples of {n} claims with {int(y.sum())} "
+            "fraud(s) held both classes: the split is far too small to judge; use more claims"
+        )
+    return [np.concatenate(v) for v in values], redrawn
+
+
+def _interval(values: np.ndarray, estimate: float, confidence: float) -> dict[str, float]:
+    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {"estimate": float(estimate), "low": float(low), "high": float(high)}
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.5 <= confidence < 1.0:
+        raise ConfigError(f"confidence must be between 0.5 and 1, got {confidence}; e.g. 0.95")
+
+
+def bootstrap_interval(
+    y: np.ndarray,
+    scores: np.ndarray,
+    metric: str = "pr_auc",
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """A percentile bootstrap interval of one model's metric on one split.
+
+    Returns ``{"metric", "estimate", "low", "high", "confidence", "n_resamples", "redrawn",
+    "claims", "frauds"}``; ``estimate`` is the metric on the claims as they are.
+    """
+    _check_confidence(confidence)
+    y, scores = _check(y, scores)
+    (values,), redrawn = _resample_metrics(y, [scores], metric, n_resamples, seed)
+    point = _metric_per_resample(metric, y, scores, np.ones((1, len(y)), dtype=np.int64))[0]
+    return {
+        "metric": metric,
+        **_interval(values, point, confidence),
+        "confidence": confidence,
+        "n_resamples": int(n_resamples),
+        "redrawn": redrawn,
+        "claims": len(y),
+        "frauds": int(y.sum()),
+    }
+
+
+def paired_bootstrap(
+    y: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    metric: str = "pr_auc",
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Compare two models on the SAME resampled claims: intervals of a, b and a - b.
+
+    Pairing removes the claim-to-claim noise both models share, so the interval of the
+    difference is much narrower than the two separate intervals suggest. ``share_a_better`` is
+    the share of resamples where a beats b (a one-sided bootstrap p-value is 1 minus it).
+
+    Returns ``{"metric", "a": {...}, "b": {...}, "difference": {...}, "share_a_better",
+    "confidence", "n_resamples", "redrawn", "claims", "frauds"}`` where each of ``a``, ``b`` and
+    ``difference`` is ``{"estimate", "low", "high"}``.
+    """
+    _check_confidence(confidence)
+    y, a = _check(y, scores_a)
+    _, b = _check(y, scores_b)
+    (va, vb), redrawn = _resample_metrics(y, [a, b], metric, n_resamples, seed)
+    ones = np.ones((1, len(y)), dtype=np.int64)
+    pa = _metric_per_resample(metric, y, a, ones)[0]
+    pb = _metric_per_resample(metric, y, b, ones)[0]
+    return {
+        "metric": metric,
+        "a": _interval(va, pa, confidence),
+        "b": _interval(vb, pb, confidence),
+        "difference": _interval(va - vb, pa - pb, confidence),
+        "share_a_better": float(np.mean(va > vb)),
+        "confidence": confidence,
+        "n_resamples": int(n_resamples),
+        "redrawn": redrawn,
+        "claims": len(y),
+        "frauds": int(y.sum()),
+    }
