@@ -70,7 +70,7 @@ def test_first_model_is_promoted_then_rescored_as_champion(trained, tmp_path):
 
 
 def test_every_family_and_the_blend_are_candidates_with_intervals(trained):
-    data, outcomes, selection = trained
+    data, _, selection = trained
     assert set(selection.candidates) == {"mlp", "tabm", "gbdt", "blend"}
     evaluation = evaluate_run(data, selection, CostModel())
     for name, entry in evaluation["families"].items():
