@@ -221,7 +221,7 @@ _SIMPLICITY = {"gbdt": 0, "mlp": 1, "tabm": 2, "blend": 3}
 
 
 def select_candidate(
-    data: PreparedData, outcomes: list[TrialOutcome], cv_folds: int = 3
+    data: PreparedData, outcomes: list[TrialOutcome], cv_folds: int = 2
 ) -> Selection:
     """Pick the champion candidate: validation PR-AUC, or time-series CV on small data."""
     y_val = data.labels["validation"]

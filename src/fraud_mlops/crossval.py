@@ -1,11 +1,11 @@
 """Rank candidates by time-series cross-validation when one validation split is too small.
 
 With few frauds in the validation split, one lucky trial can win selection by noise. Here each
-candidate's configuration (the family's best trial; a blend keeps its members' configurations
-and weight) is retrained on expanding windows of the train + validation claims — train on
-everything before a block, validate on the block — and ranked by its mean PR-AUC over the
-folds. Test claims are never touched. Each fold refits preprocessing on its own training part,
-as a real run would.
+candidate's configuration — the family's best trial, with its best epoch / tree count as a
+fixed budget; a blend keeps its members' configurations and weight — is retrained on expanding
+windows of the train + validation claims (train on everything before a block, validate on the
+block) and ranked by its mean PR-AUC over the folds. Test claims are never touched. Each fold
+refits preprocessing on its own training part, as a real run would.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _fold_positions(fold: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(fold.train), np.asarray(fold.validation)
 
 
-def _fold_logits(frames, labels, schema, outcome: TrialOutcome, max_epochs: int) -> np.ndarray:
+def _fold_logits(frames, labels, schema, outcome: TrialOutcome) -> np.ndarray:
     """Retrain one trial's configuration on a fold; its logits on the fold's validation rows."""
     from fraud_mlops.preprocessing import fit_preprocessing
     from fraud_mlops.search import Trial
@@ -34,6 +34,13 @@ def _fold_logits(frames, labels, schema, outcome: TrialOutcome, max_epochs: int)
     pre = fit_preprocessing(frames["train"], schema)
     feats = {s: pre.transform(frames[s]) for s in ("train", "validation")}
     params = {k: v for k, v in outcome.params.items() if k not in ("seed", "threads", "family")}
+    # The trial's own budget (its best epoch / iteration count), so a fold costs less than the
+    # search did; early stopping on the fold's block would also tune on what it scores.
+    best = max(1, int(outcome.summary.get("best_epoch") or 1))
+    if outcome.family == "gbdt":
+        params["n_estimators"] = best
+    else:
+        params.update(max_epochs=best, patience=best)
     trial = Trial(outcome.trial, int(outcome.params.get("seed", 0)), params, outcome.family)
     config = trial.config(threads=1)
     if outcome.family == "gbdt":
@@ -51,10 +58,6 @@ def _fold_logits(frames, labels, schema, outcome: TrialOutcome, max_epochs: int)
     from fraud_mlops.train import predict_logit as neural_logit
     from fraud_mlops.train import train_model
 
-    if max_epochs:
-        config = type(config).from_params(
-            config.to_params(), max_epochs=min(max_epochs, config.max_epochs)
-        )
     result = train_model(
         feats["train"],
         labels["train"],
@@ -70,8 +73,7 @@ def cross_validate(
     data: PreparedData,
     candidates: dict[str, Candidate],
     outcomes: list[TrialOutcome],
-    n_folds: int = 3,
-    max_epochs: int = 0,
+    n_folds: int = 2,
 ) -> dict[str, float] | None:
     """Mean PR-AUC over expanding-window folds per candidate, or None when no fold is usable
     (the data is too small to make folds with both classes)."""
@@ -110,7 +112,7 @@ def cross_validate(
         for name, c in candidates.items():
             if c.family != "blend":
                 outcome = by_trial[int(c.params["trial"])]
-                logits[name] = _fold_logits(frames, labels, schema, outcome, max_epochs)
+                logits[name] = _fold_logits(frames, labels, schema, outcome)
         for name, c in candidates.items():
             if c.family == "blend":
                 logits[name] = sum(m["weight"] * logits[m["family"]] for m in c.members)

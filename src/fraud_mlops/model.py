@@ -131,7 +131,10 @@ def compute_numeric_bins(numeric: np.ndarray, n_bins: int) -> list[torch.Tensor]
     ]
     if varying:
         n = max(2, min(int(n_bins), len(x) - 1))
-        for j, edges in zip(varying, rne.compute_bins(x[:, varying], n_bins=n), strict=True):
+        with warnings.catch_warnings():  # binary inputs get one bin: intended, see above
+            warnings.filterwarnings("ignore", message=".*has just two bin edges")
+            computed = rne.compute_bins(x[:, varying], n_bins=n)
+        for j, edges in zip(varying, computed, strict=True):
             bins[j] = edges
     return bins
 

@@ -207,12 +207,16 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
 
 
 def _calibrated(y_val: np.ndarray, logits: dict[str, np.ndarray]):
-    """Platt scaling fitted on validation (never test); applied to every split."""
-    from fraud_mlops.evaluate import apply_platt, fit_platt
+    """Platt scaling fitted on validation (never test), applied to the logits of every split
+    exactly as the numpy scorer applies it (``sigmoid(slope * logit + intercept)``)."""
+    from fraud_mlops.evaluate import fit_platt
 
-    raw = {s: 1.0 / (1.0 + np.exp(-np.clip(v, -30, 30))) for s, v in logits.items()}
-    calibration = fit_platt(y_val, raw["validation"])
-    return calibration, {s: apply_platt(v, calibration) for s, v in raw.items()}
+    calibration = fit_platt(y_val, 1.0 / (1.0 + np.exp(-np.clip(logits["validation"], -30, 30))))
+    slope, intercept = calibration
+    return calibration, {
+        s: 1.0 / (1.0 + np.exp(-(slope * np.asarray(v, dtype=np.float64) + intercept)))
+        for s, v in logits.items()
+    }
 
 
 def _metrics_within_budget(y: dict[str, np.ndarray], scores: dict[str, np.ndarray], cost):
