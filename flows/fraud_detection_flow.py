@@ -157,7 +157,8 @@ class FraudDetectionFlow(FlowSpec):
         """Time-ordered split; preprocessing and drift reference fitted on train only."""
         from fraud_mlops.pipeline import prepare_data
 
-        self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
+        with user_errors_explained():
+            self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
         self.next(self.train_trial, foreach="trial_list")
 
     @retry(times=2, minutes_between_retries=0)

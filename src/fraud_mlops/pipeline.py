@@ -147,6 +147,7 @@ class PreparedData:
 def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -> PreparedData:
     """Split by time, fit preprocessing + drift reference on train, transform every split."""
     from fraud_mlops.artifact import fingerprint_columns
+    from fraud_mlops.candidates import check_enough_frauds
     from fraud_mlops.drift import build_reference
     from fraud_mlops.preprocessing import fit_preprocessing
     from fraud_mlops.schema import schema_from_dict
@@ -154,6 +155,9 @@ def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -
 
     schema = schema_from_dict(schema_dict)
     split = time_split(claims, schema)
+    labels = claims[schema.label_column].to_numpy().astype(np.int64)
+    # before anything trains: refuse data no family can learn from, with the counts per split
+    check_enough_frauds({s: labels[split.indices(s)] for s in SPLITS})
     frames = {s: claims.iloc[split.indices(s)].reset_index(drop=True) for s in SPLITS}
     pre = fit_preprocessing(frames["train"], schema)
     return PreparedData(
