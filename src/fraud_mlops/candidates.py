@@ -4,7 +4,9 @@ A trial of any family (``mlp``, ``tabm`` — torch; ``gbdt`` — LightGBM) ends 
 :class:`TrialOutcome`: its exportable arrays plus its logits on every split. The join step
 compares the families' best trials and a **blend** (a weighted sum of the best neural and the
 best GBDT logits, the weight chosen on validation) and keeps the candidate with the best
-validation PR-AUC. Test claims are never used to choose: they judge the choice (the gate).
+validation PR-AUC — unless a paired bootstrap on the validation claims cannot tell it from a
+simpler candidate (GBDT, then MLP, TabM, blend), which is then chosen instead. Test claims are
+never used to choose: they judge the choice (the gate).
 
 When the validation split holds too few frauds to rank candidates reliably, the candidates are
 ranked by time-series cross-validation instead (:mod:`fraud_mlops.crossval`), and the selection
@@ -216,8 +218,28 @@ class Selection:
         }
 
 
-# Simpler first on exact ties: a single family beats a blend that is no better.
+# Simpler first among candidates validation cannot tell apart: trees are the cheapest to serve
+# and explain exactly; a blend is the most complex.
 _SIMPLICITY = {"gbdt": 0, "mlp": 1, "tabm": 2, "blend": 3}
+
+
+def tied_with_best(
+    y: np.ndarray, candidates: dict[str, Candidate], best: str, seed: int = 0
+) -> list[str]:
+    """Candidates whose validation PR-AUC the best one does not beat with 95 % confidence
+    (paired bootstrap of ``best - other`` on the same validation claims; interval reaches 0)."""
+    from fraud_mlops.evaluate import paired_bootstrap
+
+    tied = []
+    for name, c in candidates.items():
+        if name == best:
+            continue
+        r = paired_bootstrap(
+            y, candidates[best].logits["validation"], c.logits["validation"], seed=seed
+        )
+        if r["difference"]["low"] <= 0.0:
+            tied.append(name)
+    return tied
 
 
 def select_candidate(
@@ -244,18 +266,31 @@ def select_candidate(
             for name, value in cv.items():
                 candidates[name].cv_pr_auc = value
             key = dict(cv)
-    chosen_name = max(key, key=lambda n: (round(key[n], 12), -_SIMPLICITY[candidates[n].family]))
-    chosen = candidates[chosen_name]
-    ranked = sorted(key, key=lambda n: -key[n])
-    runner = next((n for n in ranked if n != chosen_name), None)
+    best = max(key, key=lambda n: (round(key[n], 12), -_SIMPLICITY[candidates[n].family]))
     figure = (
-        "mean PR-AUC over expanding-window folds"
-        if method != "validation"
-        else ("validation PR-AUC")
+        "validation PR-AUC"
+        if method == "validation"
+        else ("mean PR-AUC over expanding-window folds")
     )
-    reason = f"{chosen_name} has the best {figure}: {key[chosen_name]:.4f}" + (
+    ranked = sorted(key, key=lambda n: -key[n])
+    runner = next((n for n in ranked if n != best), None)
+    reason = f"{best} has the best {figure}: {key[best]:.4f}" + (
         f" (next: {runner} {key[runner]:.4f})" if runner else ""
     )
+    chosen_name = best
+    if method == "validation" and len(candidates) > 1:
+        # One validation split decides on noise when the candidates are close: among those the
+        # best does not beat with confidence, take the simplest (see _SIMPLICITY).
+        tied = tied_with_best(y_val, candidates, best)
+        simplest = min([best, *tied], key=lambda n: _SIMPLICITY[candidates[n].family])
+        if simplest != best:
+            chosen_name = simplest
+            reason = (
+                f"{best} has the best {figure} ({key[best]:.4f}), but a paired bootstrap on the "
+                f"validation claims cannot tell it from {', '.join(sorted(tied))} with 95 % "
+                f"confidence; the simplest of those, {simplest} ({key[simplest]:.4f}), is chosen"
+            )
+    chosen = candidates[chosen_name]
     table = [
         {
             "candidate": name,
