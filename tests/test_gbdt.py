@@ -95,6 +95,16 @@ def test_same_seed_same_trees_and_seed_matters(trained):
     assert not (len(other[0]) == len(other[1]) and np.array_equal(*other))
 
 
+def test_result_pickles_without_its_derived_tables(trained):
+    import pickle
+
+    result, _, (val, _) = trained
+    assert result.ensemble() is result.ensemble()  # built once
+    again = pickle.loads(pickle.dumps(result))
+    assert "_ensemble" not in again.__dict__
+    np.testing.assert_array_equal(predict_logit(again, val), predict_logit(result, val))
+
+
 def test_export_matches_the_booster(trained):
     _, (train, y_train), (val, y_val) = trained
     config = GbdtConfig.from_params(FAST)

@@ -269,6 +269,7 @@ def _first_internal_child(a: dict) -> int:
         (lambda arch, a: a["leaf_value"].__setitem__(0, np.nan), "not finite"),
         (lambda arch, a: a["node_missing_type"].__setitem__(0, 7), "node_missing_type"),
         (lambda arch, a: arch.update(max_depth=2), "deeper than max_depth"),
+        (lambda arch, a: arch.update(shap_table_entries=5), "different exports"),
         (
             lambda arch, a: a["node_left"].__setitem__(
                 _first_internal_child(a), int(a["tree_root"][0])

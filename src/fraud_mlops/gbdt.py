@@ -189,7 +189,17 @@ class GbdtResult:
         }
 
     def ensemble(self) -> TreeEnsemble:
-        return TreeEnsemble.from_arrays(self.architecture, self.arrays)
+        """The numpy ensemble (built once: it validates the export and builds TreeSHAP tables)."""
+        cached = self.__dict__.get("_ensemble")
+        if cached is None:
+            cached = self.__dict__["_ensemble"] = TreeEnsemble.from_arrays(
+                self.architecture, self.arrays
+            )
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled as a flow artifact: keep the export, not the derived tables.
+        return {k: v for k, v in self.__dict__.items() if k != "_ensemble"}
 
 
 def resolve_scale_pos_weight(value: str | float, labels: np.ndarray) -> float:

@@ -97,6 +97,13 @@ class TreeEnsemble:
         parents = _parents(arrays)
         self._expected_value = self.base_score + _expected_value(arrays, parents)
         self._shap = PathTables(arrays, self.n_numeric, self._cat_width, self.go_left, parents)
+        recorded = architecture.get("shap_table_entries")
+        if recorded is not None and int(recorded) != self._shap.describe()["shap_table_entries"]:
+            raise ModelError(
+                f"the gbdt architecture records {recorded} TreeSHAP table entries but the arrays "
+                f"give {self._shap.describe()['shap_table_entries']}: the architecture and "
+                "weights.npz come from different exports; re-export the model"
+            )
 
     # -- loading --------------------------------------------------------------------------------
     @classmethod

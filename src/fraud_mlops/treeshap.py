@@ -15,9 +15,10 @@ every leaf gets a ``2^D x D`` table (:func:`leaf_tables`). Scoring then needs, p
 pass/fail per (leaf, path feature) "entry". The splits on one feature along one path combine
 into one lookup: each input column is cut into bins at the thresholds its splits use (a
 categorical code is its own bin; NaN has a bin), every split gives the same answer within a bin,
-so an entry's test is a precomputed ``[entry, bin]`` bool table, filled at load time with the
-ensemble's own decision function. Per claim that is one bin per column, one lookup per entry,
-one bit pattern per leaf and one gather: no Python loop over trees, leaves or rows.
+so an entry's test is a precomputed row of pass bits over its column's bins, filled at load time
+with the ensemble's own decision function. Per claim that is one bin per column, one lookup per
+(leaf, path feature), one bit pattern per leaf and one gather from the tables: no Python loop
+over trees, leaves or rows.
 
 numpy only (scoring path).
 """
@@ -42,7 +43,7 @@ class PathTables:
         arrays: the validated export (see ``trees.ARRAY_SPECS``).
         n_numeric: numeric input columns; the categorical ones follow them.
         cat_width: categorical codes are read as ``0..cat_width - 1`` (the last: "not listed").
-        go_left: the ensemble's decision ``(node, float64 value) -> bool``, broadcasting.
+        decide: the ensemble's decision ``(node, float64 value) -> goes left``, broadcasting.
         parents: ``(parent_node, node_is_left, parent_leaf, leaf_is_left)`` of the forest.
     """
 
@@ -51,7 +52,7 @@ class PathTables:
         arrays: Mapping[str, np.ndarray],
         n_numeric: int,
         cat_width: int,
-        go_left: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        decide: Callable[[np.ndarray, np.ndarray], np.ndarray],
         parents: tuple[np.ndarray, ...],
     ):
         self.n_numeric = n_numeric
@@ -59,8 +60,12 @@ class PathTables:
         step_leaf, step_node, step_left = _leaf_paths(parents)
         self._build_entries(arrays, step_leaf, step_node, step_left)
         self._build_bins(arrays, step_node)
-        self._build_tests(step_node, step_left, go_left)
+        self._build_tests(step_node, step_left, decide)
         self._build_tables(arrays)
+        self._flat_cache: tuple[int, tuple[np.ndarray, np.ndarray]] = (
+            0,
+            (np.zeros(0), np.zeros(0)),
+        )
 
     # -- scoring --------------------------------------------------------------------------------
     def contributions(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
@@ -74,34 +79,63 @@ class PathTables:
             return out
         rows = max(1, _CHUNK_CELLS // self.entries)
         for lo in range(0, n, rows):
-            out[lo : lo + rows] = self._chunk(
-                numeric[lo : lo + rows], categorical[lo : lo + rows]
-            ).T
+            out[lo : lo + rows] = self._chunk(numeric[lo : lo + rows], categorical[lo : lo + rows])
         return out
 
     def _chunk(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """``[n, present columns]`` contributions of a few rows."""
+        bins = self._bins(numeric, categorical)  # [present columns, n]
+        # Per column, the row of its bin holds the pass bit of every entry of that column,
+        # pre-shifted to the entry's slot; entries are sorted by column, so the rows side by
+        # side are all entries, and a leaf's bit pattern is the OR over its slots.
+        if numeric.shape[0] == 1:  # one claim: 1-D arrays, numpy's fastest path
+            bits = np.concatenate(
+                [rows[b] for rows, b in zip(self._column_tests, bins[:, 0].tolist(), strict=True)]
+            )
+            pattern = np.bitwise_or.reduce(np.take(bits, self._leaf_entry), axis=0)
+            index = np.take(pattern.astype(np.intp), self._entry_leaf)
+            index += self._entry_base
+            return np.add.reduceat(np.take(self._table, index), self._column_start)[None, :]
         n = numeric.shape[0]
-        bins = np.empty((self.present.size + 1, n), dtype=np.intp)
-        bins[-1] = self._never_bin  # the padding entry of leaves with fewer path features
-        for j, (column, edges) in enumerate(self._numeric_edges):
-            x = numeric[:, column]
-            b = np.searchsorted(edges, x, side="left")
-            bins[j] = np.where(np.isnan(x), edges.size + 1, b)
-        k = len(self._numeric_edges)
-        if k < self.present.size:
-            codes = categorical[:, self._cat_columns].T
-            width = self._cat_width
-            bins[k:-1] = np.where((codes < 0) | (codes >= width), width - 1, codes)
-        # np.take along axis 0 is numpy's fast path for gathering rows (several x fancy indexing).
-        column_bins = np.take(bins, self._entry_column_ext, axis=0)
-        column_bins += self._entry_row
-        passed = np.take(self._tests, column_bins).astype(np.uint16)  # [entries + 1, n]
-        slots = np.take(passed, self._leaf_entry_flat, axis=0).reshape((*self._leaf_entry.shape, n))
-        slots <<= self._slot_shift
-        pattern = slots.sum(axis=0, dtype=np.intp)
-        index = np.take(pattern, self._entry_leaf, axis=0)
+        bits = np.concatenate(
+            [rows[b] for rows, b in zip(self._column_tests, bins, strict=True)], axis=1
+        )  # [n, entries + 1]
+        # Gathers along axis 1 are slow in numpy; flat indices into the raveled rows are not.
+        slot_index, leaf_index = self._flat_indices(n)
+        slots = np.take(bits.ravel(), slot_index).reshape(n, *self._leaf_entry.shape)
+        pattern = np.bitwise_or.reduce(slots, axis=1).astype(np.intp)  # [n, leaves]
+        index = np.take(pattern.ravel(), leaf_index).reshape(n, self.entries)
         index += self._entry_base
-        return np.add.reduceat(np.take(self._table, index), self._column_start, axis=0)
+        return np.add.reduceat(np.take(self._table, index), self._column_start, axis=1)
+
+    def _flat_indices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat gather indices for ``n`` rows (cached; a shorter chunk uses their prefix)."""
+        rows, (slots, leaves) = self._flat_cache
+        if n > rows:
+            step = np.arange(n, dtype=np.intp)[:, None]
+            slots = (self._leaf_entry.ravel()[None, :] + step * (self.entries + 1)).ravel()
+            leaves = (self._entry_leaf[None, :] + step * self._leaf_entry.shape[1]).ravel()
+            self._flat_cache = rows, (slots, leaves) = n, (slots, leaves)
+        return slots[: n * self._leaf_entry.size], leaves[: n * self.entries]
+
+    def _bins(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """``[present columns, n]``: the bin of each row's value in each column splits use."""
+        n = numeric.shape[0]
+        bins = np.empty((self.present.size, n), dtype=np.intp)
+        k = len(self._numeric_edges)
+        if k:
+            # A value's bin is how many of its column's edges lie below it (what searchsorted
+            # gives), for every column in one comparison; NaN has its own last bin.
+            x = numeric[:, self._numeric_columns].T  # [numeric columns, n]
+            below = self._edges[:, None] < np.take(x, self._edge_column, axis=0)
+            counts = np.add.reduceat(below.view(np.uint8), self._edge_start, axis=0, dtype=np.intp)
+            bins[:k] = np.where(np.isnan(x), self._nan_bin, counts)
+        if k < self.present.size:
+            codes = categorical[:, self._cat_columns].T.astype(np.int64)
+            # Negative codes become huge as unsigned, so one minimum sends them and codes past
+            # the last listed one to the "never listed" bin.
+            bins[k:] = np.minimum(codes.view(np.uint64), self._cat_width - 1)
+        return bins
 
     def describe(self) -> dict[str, int]:
         return {
@@ -149,8 +183,6 @@ class PathTables:
         slots = np.full((max(int(width.max(initial=1)), 1), path_leaves.size), self.entries)
         slots[slot, local[leaf]] = np.arange(self.entries)
         self._leaf_entry = slots.astype(np.intp)
-        self._leaf_entry_flat = self._leaf_entry.ravel()
-        self._slot_shift = np.arange(slots.shape[0], dtype=np.uint16)[:, None, None]
         self._entry_leaf = local[leaf]
 
     def _build_bins(self, a, step_node) -> None:
@@ -167,12 +199,19 @@ class PathTables:
             # Bin j holds (edges[j-1], edges[j]]: edges[j] stands for it; then above; then NaN.
             above = np.nextafter(edges[-1], np.inf) if edges.size else 0.0
             representatives.append(np.r_[edges, above, np.nan])
+        sizes = [edges.size for _, edges in self._numeric_edges]
+        self._numeric_columns = np.array([c for c, _ in self._numeric_edges], dtype=np.intp)
+        self._edges = np.concatenate([e for _, e in self._numeric_edges] or [np.zeros(0)])
+        self._edge_column = np.repeat(np.arange(len(sizes)), sizes).astype(np.intp)
+        self._edge_start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp)
+        self._nan_bin = (np.array(sizes, dtype=np.intp) + 1)[:, None]
         n_cat_columns = int((self.present >= self.n_numeric).sum())
         self._cat_columns = (self.present[self.present >= self.n_numeric] - self.n_numeric).astype(
             np.intp
         )
         codes = np.arange(self._cat_width, dtype=np.float64)
         representatives += [codes] * n_cat_columns
+        self._column_bins = np.array([r.size for r in representatives], dtype=np.intp)
         n_bins = max((r.size for r in representatives), default=1)
         self._n_bins = n_bins
         rep = np.full((len(representatives), n_bins), np.nan)
@@ -180,26 +219,38 @@ class PathTables:
             rep[j, : r.size] = r
         self._representatives = rep
 
-    def _build_tests(self, step_node, step_left, go_left) -> None:
-        """``[entries + 1, bins]`` bool: does a value in each bin pass all the entry's splits?"""
-        n_bins = self._n_bins
-        tests = np.ones((self.entries + 1, n_bins), dtype=bool)
-        tests[-1] = False  # the padding entry never passes
+    def _build_tests(self, step_node, step_left, decide) -> None:
+        """Per entry and bin of its column: does a value in the bin pass all the entry's splits?
+
+        Stored per column as ``[bins, entries of the column]``: scoring takes, per column, the
+        row of the claim's bin. The bits are pre-shifted to the entry's slot, so a leaf's pattern
+        is the OR over its slots.
+        """
         e = self._step_entry
-        values = self._representatives[self._entry_column[e]]  # [steps, bins]
-        passes = go_left(step_node[:, None], values) == step_left[:, None]
-        # An entry may hold several splits: apply them rank by rank (distinct entries per rank).
-        order = np.argsort(e, kind="stable")
-        counts = np.bincount(e, minlength=self.entries)
-        rank = np.empty(e.size, dtype=np.intp)
-        rank[order] = np.arange(e.size) - np.r_[0, np.cumsum(counts)[:-1]][e[order]]
-        for r in range(int(rank.max(initial=-1)) + 1):
-            at = rank == r
-            tests[e[at]] &= passes[at]
-        self._tests = tests.ravel()
-        self._entry_row = (np.arange(self.entries + 1) * n_bins)[:, None]
-        self._entry_column_ext = np.r_[self._entry_column, self.present.size]
-        self._never_bin = 0
+        step_column = self._entry_column[e]
+        bits_dtype = np.uint8 if self._leaf_entry.shape[0] <= 8 else np.uint16
+        bit = (1 << self._entry_slot).astype(bits_dtype)
+        column_tests: list[np.ndarray] = []
+        for j, n_bins in enumerate(self._column_bins.tolist()):
+            mine = np.flatnonzero(self._entry_column == j)  # this column's entries, in order
+            local = np.full(self.entries, -1, dtype=np.intp)
+            local[mine] = np.arange(mine.size)
+            tests = np.ones((mine.size, n_bins), dtype=bool)
+            values = self._representatives[j, :n_bins]
+            steps = np.flatnonzero(step_column == j)
+            # An entry may hold several splits: in chunks, so [steps, bins] stays small; &= on
+            # repeated rows keeps only the last, so repeated entries are applied rank by rank.
+            for at in _distinct_entry_batches(e[steps], max(1, (1 << 20) // n_bins)):
+                at = steps[at]
+                passes = decide(step_node[at, None], values[None, :]) == step_left[at, None]
+                tests[local[e[at]]] &= passes
+            shifted = tests.astype(bits_dtype) * bit[mine, None]
+            column_tests.append(np.ascontiguousarray(shifted.T))  # [bins, entries of column]
+        # The padding slot of leaves with fewer path features reads a final entry: never passed.
+        if column_tests:
+            last = column_tests[-1]
+            column_tests[-1] = np.hstack([last, np.zeros((last.shape[0], 1), dtype=bits_dtype)])
+        self._column_tests = column_tests
 
     def _build_tables(self, a: Mapping[str, np.ndarray]) -> None:
         """Per leaf and path feature, the contribution for each of the 2^D bit patterns."""
@@ -219,7 +270,7 @@ class PathTables:
             table[cells] = values.transpose(0, 2, 1).reshape(leaves.size, -1)
         self._table = table
         leaf = self._entry_leaf_global
-        self._entry_base = (base[leaf] + self._entry_slot * (1 << width[leaf]))[:, None]
+        self._entry_base = (base[leaf] + self._entry_slot * (1 << width[leaf])).astype(np.intp)
 
 
 def leaf_tables(zero: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -259,6 +310,18 @@ def leaf_tables(zero: np.ndarray, value: np.ndarray) -> np.ndarray:
                 value[lo : lo + chunk, None] * (ones[None, :, s] - zs) * (quotient @ weight)
             )
     return out
+
+
+def _distinct_entry_batches(entries: np.ndarray, size: int):
+    """Batches of positions (at most ``size``) in which no entry appears twice."""
+    order = np.argsort(entries, kind="stable")
+    counts = np.bincount(entries) if entries.size else np.zeros(0, dtype=np.intp)
+    rank = np.empty(entries.size, dtype=np.intp)
+    rank[order] = np.arange(entries.size) - np.r_[0, np.cumsum(counts)[:-1]][entries[order]]
+    for r in range(int(rank.max(initial=-1)) + 1):
+        at = np.flatnonzero(rank == r)
+        for lo in range(0, at.size, size):
+            yield at[lo : lo + size]
 
 
 def _leaf_paths(parents: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
