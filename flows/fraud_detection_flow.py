@@ -1,19 +1,22 @@
 """Train, evaluate, gate and publish the claims-fraud model.
 
-    start ─► prepare ─► train_trial (foreach trial, @retry) ─► select ─► baseline
+    start ─► prepare ─► train_trial (foreach trial of every family, @retry) ─► select
           ─► evaluate (card) ─► drift (card) ─► publish ─► end
 
 * start     validate every parameter, load claims (synthetic or --input-uri + --schema), refuse
             claims that cannot train (too few, one class, a split short of frauds) before writing
-            the run's raw/claims partition, sample the trials from the search space
+            the run's raw/claims partition, sample the trials of every family from the search space
 * prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
             on train only
-* train_trial  one hyperparameter trial, one torch thread (trials run side by side)
-* select    best trial on validation PR-AUC
-* baseline  HistGradientBoosting on the same split
-* evaluate  MLP vs baseline vs the current champion, all on THIS run's test split
+* train_trial  one trial of one family (MLP, TabM: torch, one thread; GBDT: LightGBM, one
+            thread); trials of all families run side by side
+* select    each family's best trial on validation, plus a blend of the best neural and GBDT;
+            the champion candidate by validation PR-AUC (time-series CV when the data is small)
+* evaluate  candidates vs the run's best GBDT vs the current champion on THIS run's test split,
+            with paired bootstrap intervals; threshold by cost, capped by the alert budget
 * drift     PSI/KS against the champion's training reference (first model: test vs train)
-* publish   quality gate; artifact to the model store; champion pointer only if the gate passed
+* publish   quality gate on the intervals; artifact to the model store; champion pointer only if
+            the gate passed
 * end       predictions, metrics, scoring summary and drift to the run's lakehouse partitions;
             prints the run summary (also the `summary` card)
 
@@ -85,7 +88,12 @@ class FraudDetectionFlow(FlowSpec):
     schema = Parameter(
         "schema", default="synthetic", help="schema YAML path or bundled name (fraud_oracle)"
     )
-    trials = Parameter("trials", type=int, default=4, help="hyperparameter trials")
+    trials = Parameter(
+        "trials",
+        type=int,
+        default=4,
+        help="trials in total, shared by the families (at least each family's anchor)",
+    )
     seed = Parameter("seed", type=int, default=42, help="seed for data, sampling and training")
     search_config = IncludeFile(
         "search-config",
@@ -96,13 +104,22 @@ class FraudDetectionFlow(FlowSpec):
         "max-epochs", type=int, default=0, help="cap epochs per trial (0 = the search config's)"
     )
     pr_auc_tolerance = Parameter(
-        "pr-auc-tolerance", type=float, default=0.005, help="gate: allowed PR-AUC drop vs champion"
+        "pr-auc-tolerance",
+        type=float,
+        default=0.005,
+        help="gate: refuse when worse than the champion by more than this, with 95% confidence",
     )
     baseline_margin = Parameter(
-        "baseline-margin", type=float, default=0.01, help="gate: allowed PR-AUC gap to baseline"
+        "baseline-margin",
+        type=float,
+        default=0.01,
+        help="gate: refuse when worse than the run's best GBDT by more than this, with confidence",
     )
     alert_budget = Parameter(
-        "alert-budget", type=float, default=0.05, help="share of claims investigators can review"
+        "alert-budget",
+        type=float,
+        default=0.05,
+        help="share of claims investigators can review: caps the flag rate of the threshold",
     )
     investigation_cost = Parameter(
         "investigation-cost", type=float, default=150.0, help="cost of reviewing one claim"
@@ -146,7 +163,8 @@ class FraudDetectionFlow(FlowSpec):
         """Time-ordered split; preprocessing and drift reference fitted on train only."""
         from fraud_mlops.pipeline import prepare_data
 
-        self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
+        with user_errors_explained():
+            self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
         self.next(self.train_trial, foreach="trial_list")
 
     @retry(times=2, minutes_between_retries=0)
@@ -154,54 +172,34 @@ class FraudDetectionFlow(FlowSpec):
     @on_search_queue
     @step
     def train_trial(self):
-        """One hyperparameter trial with one torch thread."""
-        from fraud_mlops.train import train_model
+        """One trial of one family, one thread."""
+        from fraud_mlops.candidates import run_trial
 
-        trial = self.input
-        config = trial.config(threads=1)
-        if self.max_epochs:
-            config = type(config).from_params(
-                config.to_params(), max_epochs=min(self.max_epochs, config.max_epochs)
-            )
-        d = self.data
-        result = train_model(
-            d.features["train"],
-            d.labels["train"],
-            d.features["validation"],
-            d.labels["validation"],
-            d.preprocessor.cardinalities,
-            config,
-        )
-        self.trial_summary = {"trial": trial.index, **result.summary()}
-        self.trial_result = result
+        with user_errors_explained():
+            outcome = run_trial(self.data, self.input, max_epochs=self.max_epochs)
+        self.trial_summary = outcome.summary
+        self.trial_outcome = outcome
         self.next(self.select)
 
     @step
     def select(self, inputs):
-        """Keep the trial with the best validation PR-AUC."""
-        from fraud_mlops.search import select_best
+        """Each family's best trial, a blend, and the champion candidate on validation."""
+        from fraud_mlops.candidates import select_candidate
 
         self.trial_summaries = [i.trial_summary for i in inputs]
-        best = select_best(self.trial_summaries)
-        self.best = inputs[best].trial_result
-        self.merge_artifacts(inputs, exclude=["trial_summary", "trial_result"])
-        self.next(self.baseline)
-
-    @step
-    def baseline(self):
-        """Gradient boosting on the same split, for the gate and the comparison."""
-        from fraud_mlops.pipeline import run_baseline
-
-        self.baseline_scores, self.baseline_params = run_baseline(self.data, self.seed)
+        outcomes = [i.trial_outcome for i in inputs]
+        self.merge_artifacts(inputs, exclude=["trial_summary", "trial_outcome"])
+        with user_errors_explained():
+            self.selection = select_candidate(self.data, outcomes)
         self.next(self.evaluate)
 
     @card(type="blank", id="evaluation")
     @step
     def evaluate(self):
-        """MLP vs baseline vs champion on this run's test split; the evaluation card."""
+        """Candidates vs the best GBDT vs the champion on this run's test split; the card."""
         from fraud_mlops.pipeline import evaluate_run, evaluation_card
 
-        self.evaluation = evaluate_run(self.data, self.best, self.baseline_scores, self.cost)
+        self.evaluation = evaluate_run(self.data, self.selection, self.cost)
         for component in evaluation_card(self.evaluation, self.data, self.trial_summaries):
             current.card["evaluation"].append(component)
         self.next(self.drift)
@@ -223,7 +221,7 @@ class FraudDetectionFlow(FlowSpec):
         from fraud_mlops.pipeline import publish_model
 
         self.publication = publish_model(
-            self.data, self.best, self.evaluation, self.policy, current.run_id
+            self.data, self.selection, self.evaluation, self.policy, current.run_id
         )
         self.next(self.end)
 

@@ -57,6 +57,9 @@ LIBRARY = (
     "artifact.py",
     "drift.py",
     "scoring.py",
+    "neural.py",
+    "trees.py",
+    "treeshap.py",
 )
 FORBIDDEN = {"torch", "pandas", "pyarrow", "sklearn", "scipy", "metaflow", "pulumi", "matplotlib"}
 RUNTIME_PROVIDED = {"boto3", "botocore"}  # in the Lambda Python runtime

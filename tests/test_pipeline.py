@@ -7,6 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from fraud_mlops.artifact import export_artifact, load_artifact
+from fraud_mlops.candidates import candidates_of, run_trial, select_candidate
+from fraud_mlops.errors import DataValidationError, ModelError
 from fraud_mlops.evaluate import CostModel
 from fraud_mlops.gate import GatePolicy
 from fraud_mlops.ingest import validate_claims
@@ -14,62 +17,146 @@ from fraud_mlops.pipeline import (
     evaluate_run,
     prepare_data,
     publish_model,
-    run_baseline,
     validate_parameters,
 )
 from fraud_mlops.schema import default_schema
+from fraud_mlops.scoring import Scorer
+from fraud_mlops.search import Trial
 from fraud_mlops.store import ModelStore
 from fraud_mlops.synthetic import generate_claims
-from fraud_mlops.train import TrainConfig, train_model
 
 LENIENT = GatePolicy(pr_auc_tolerance=0.0, baseline_margin=1.0)
+TINY_TRIALS = [
+    Trial(0, 1, {"hidden": [16], "max_epochs": 2}, "mlp"),
+    Trial(1, 2, {"k": 4, "d_block": 16, "n_blocks": 1, "max_epochs": 2}, "tabm"),
+    Trial(2, 3, {"n_estimators": 60, "num_leaves": 7, "max_depth": 3}, "gbdt"),
+]
 
 
 @pytest.fixture(scope="module")
 def trained():
     schema = default_schema()
-    claims = validate_claims(generate_claims(2500, seed=9), schema)
+    claims = validate_claims(generate_claims(4000, seed=9), schema)
     data = prepare_data(claims, schema.to_dict(), seed=9)
-    f, y = data.features, data.labels
-    best = train_model(
-        f["train"],
-        y["train"],
-        f["validation"],
-        y["validation"],
-        data.preprocessor.cardinalities,
-        TrainConfig(hidden=(16,), max_epochs=2, seed=1),
-    )
-    baseline_scores, _ = run_baseline(data, seed=9)
-    return data, best, baseline_scores
+    outcomes = [run_trial(data, t) for t in TINY_TRIALS]
+    return data, outcomes, select_candidate(data, outcomes, cv_folds=2)
 
 
 def test_first_model_is_promoted_then_rescored_as_champion(trained, tmp_path):
-    data, best, baseline_scores = trained
-    first = evaluate_run(data, best, baseline_scores, CostModel())
+    data, _, selection = trained
+    first = evaluate_run(data, selection, CostModel())
     assert first["champion"]["version"] is None and "champion" not in first["metrics"]
-    published = publish_model(data, best, first, LENIENT, "run1")
-    assert published["promoted"]
+    published = publish_model(data, selection, first, LENIENT, "run1")
+    assert published["promoted"] and published["family"] == selection.chosen.family
     store = ModelStore(str(tmp_path / "home" / "models"))
-    assert store.champion("claims-fraud")["version"] == published["version"]
+    pointer = store.champion("claims-fraud")
+    assert pointer["version"] == published["version"]
+    assert pointer["gate"]["policy"]["confidence"] == 0.95
+    assert (
+        pointer["metrics"]["intervals"]["pr_auc"]["low"]
+        <= first["metrics"]["mlp"]["test"]["pr_auc"]
+    )
 
-    second = evaluate_run(data, best, baseline_scores, CostModel())
+    second = evaluate_run(data, selection, CostModel())
     assert second["champion"]["version"] == published["version"]
-    # The champion is the same model: the numpy scorer reproduces the torch test scores.
-    assert np.max(np.abs(second["champion"]["scores"] - first["mlp_scores"]["test"])) < 1e-5
+    # The champion is the same model: the numpy scorer reproduces the training-side test scores.
+    assert np.max(np.abs(second["champion"]["scores"] - first["scores"]["test"])) < 1e-5
     assert second["metrics"]["champion"]["test"]["pr_auc"] == pytest.approx(
         first["metrics"]["mlp"]["test"]["pr_auc"], abs=1e-6
     )
+    # same claims, same model: the paired difference is exactly zero, and the gate passes
+    assert second["vs_champion"]["difference"] == pytest.approx(0.0, abs=1e-9)
+    assert second["vs_champion"]["low"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_every_family_and_the_blend_are_candidates_with_intervals(trained):
+    data, _, selection = trained
+    assert set(selection.candidates) == {"mlp", "tabm", "gbdt", "blend"}
+    evaluation = evaluate_run(data, selection, CostModel())
+    for name, entry in evaluation["families"].items():
+        pr = entry["intervals"]["pr_auc"]
+        assert pr["low"] <= entry["metrics"]["test"]["pr_auc"] <= pr["high"], name
+        assert entry["intervals"]["n_resamples"] == 1000
+    assert evaluation["metrics"]["baseline"] == evaluation["families"]["gbdt"]["metrics"]
+    blend = selection.candidates["blend"]
+    weights = [m["weight"] for m in blend.members]
+    assert sum(weights) == pytest.approx(1.0) and [m["family"] for m in blend.members][1] == "gbdt"
+
+
+def test_the_alert_budget_caps_the_flag_rate_and_says_so(trained):
+    data, _, selection = trained
+    generous = evaluate_run(data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.5))
+    tight = evaluate_run(data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.02))
+    assert tight["threshold_rule"] == "budget"
+    assert tight["metrics"]["mlp"]["validation"]["flag_rate"] <= 0.02 + 1e-9
+    assert generous["metrics"]["mlp"]["validation"]["flag_rate"] > 0.02  # the cost optimum
+
+
+@pytest.mark.parametrize("name", ["mlp", "tabm", "gbdt", "blend"])
+def test_every_family_round_trips_through_the_artifact(trained, tmp_path, name):
+    """Export, load, score: the numpy scorer reproduces the training-side logits; a changed
+    weights file is refused."""
+    data, _, selection = trained
+    candidate = selection.candidates[name]
+    path = export_artifact(
+        tmp_path / name,
+        model_name="m",
+        version="v1",
+        schema=data.schema,
+        preprocessor=data.preprocessor,
+        architecture=candidate.architecture,
+        weights=candidate.arrays,
+        threshold=0.5,
+        metrics={},
+        data_fingerprint=data.fingerprint,
+        code_version="test",
+    )
+    artifact = load_artifact(path)
+    assert artifact.family == candidate.family and artifact.manifest["family"] == candidate.family
+    scorer = Scorer(artifact)
+    batch = data.features["test"]
+    logits = scorer.forward(batch.numeric, batch.categorical)
+    np.testing.assert_allclose(logits, candidate.logits["test"], atol=1e-4)
+    probability = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-candidate.logits["test"])), atol=1e-5)
+    result = scorer.score(data.frames["test"].head(5))
+    assert all(len(r) == 3 for r in result.reasons)
+    raw = bytearray((path / "weights.npz").read_bytes())
+    raw[-30] ^= 0xFF
+    (path / "weights.npz").write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="does not match its checksum"):
+        load_artifact(path)
 
 
 def test_champion_of_another_schema_blocks_promotion(trained):
-    data, best, baseline_scores = trained
-    publish_model(data, best, evaluate_run(data, best, baseline_scores, CostModel()), LENIENT, "a")
+    data, _, selection = trained
+    publish_model(data, selection, evaluate_run(data, selection, CostModel()), LENIENT, "a")
     other = dataclasses.replace(data, schema_dict={**data.schema_dict, "name": "other_claims"})
-    evaluation = evaluate_run(other, best, baseline_scores, CostModel())
+    evaluation = evaluate_run(other, selection, CostModel())
     assert "MODEL_NAME" in evaluation["champion"]["problem"]
-    result = publish_model(other, best, evaluation, LENIENT, "b")
+    result = publish_model(other, selection, evaluation, LENIENT, "b")
     assert not result["promoted"]
     assert "cannot be compared" in result["gate"]["reasons"][0]
+
+
+def test_too_few_frauds_for_any_family_is_refused_with_the_counts(trained):
+    data, _, _ = trained
+    labels = {**data.labels, "train": np.zeros_like(data.labels["train"])}
+    labels["train"][:3] = 1
+    starved = dataclasses.replace(data, labels=labels)
+    with pytest.raises(DataValidationError, match=r"frauds per split: train 3 of"):
+        run_trial(starved, TINY_TRIALS[0])
+
+
+def test_blend_weight_is_chosen_on_validation_only(trained):
+    data, outcomes, _ = trained
+    y = data.labels["validation"]
+    shuffled = [dataclasses.replace(o) for o in outcomes]
+    for o in shuffled:  # test logits scrambled: the blend must not move
+        o.logits = {**o.logits, "test": np.random.default_rng(0).permutation(o.logits["test"])}
+    assert (
+        candidates_of(shuffled, y)["blend"].members == candidates_of(outcomes, y)["blend"].members
+    )
 
 
 def test_validate_parameters_reports_the_bad_value():

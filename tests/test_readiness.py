@@ -56,3 +56,18 @@ def test_too_few_frauds_in_a_split_shows_the_counts_per_split(claims) -> None:
     assert "too few frauds for the time-ordered split (train 2,100 claims / " in text
     assert "test 450 claims / 2 frauds): test needs at least " in text
     assert f"{MIN_PER_CLASS} frauds and {MIN_PER_CLASS} non-frauds each" in text
+
+
+def test_a_train_split_too_thin_for_any_family_is_refused(claims) -> None:
+    from fraud_mlops.readiness import MIN_TRAIN_FRAUDS
+
+    order = claims.sort_values(["claim_date", "claim_id"]).index
+    train = claims.index.isin(order[:2100])
+    frame = claims.assign(is_fraud=claims["is_fraud"].where(~train, 0))
+    frame.loc[frame.index[train][: MIN_TRAIN_FRAUDS - 1], "is_fraud"] = 1
+    counts = split_counts(frame, default_schema())
+    assert counts["train"][1] == MIN_TRAIN_FRAUDS - 1
+    assert min(counts["validation"][1], counts["test"][1]) >= MIN_PER_CLASS
+    text = _refusal(frame)
+    assert "too few frauds to train any model family (train 2,100 claims / 9 frauds" in text
+    assert f"train needs at least {MIN_TRAIN_FRAUDS} frauds" in text

@@ -109,39 +109,67 @@ def test_numpy_forward_matches_torch(tmp_path, data, hidden):
     assert ours.std() > 0.01  # a constant output would match trivially
 
 
-def test_reasons_equal_torch_gradient_times_input(tmp_path, data):
-    """Analytic gradient x (input - reference) == autograd on the same network."""
-    artifact = _artifact(tmp_path, data, hidden=(16, 8))
-    scorer = Scorer(artifact)
-    batch = data.pre.transform(data.claims.iloc[:64])
-    _, contrib = scorer.contributions(batch)
+def _reference_claim(pre, row: dict, feature: str) -> dict:
+    """``row`` (raw values) with ``feature`` set to its training reference, as a user would."""
+    out = dict(row)
+    numeric = {f.name: f for f in pre.numeric}
+    if feature in numeric:
+        f = numeric[feature]
+        out[feature] = [float(np.expm1(f.median)) if f.log else f.median]
+    else:
+        cat = pre.categorical[pre.categorical_names.index(feature)]
+        top = int(np.argmax(cat.counts))
+        out[feature] = [None if top == 0 else cat.vocabulary[top - 1]]
+    return out
 
-    model = _torch_model(artifact)
-    h0 = model.embed(torch.from_numpy(batch.numeric).double(), torch.from_numpy(batch.categorical))
-    model = model.double()
-    h0 = h0.detach().double().requires_grad_(True)
-    model.head(h0).sum().backward()
-    grad = h0.grad.numpy()
-    # Reference point: numeric 0 (the median, not missing), mean training embedding per feature.
-    ref = np.zeros(h0.shape[1])
-    col = data.pre.numeric_dim
-    for i, cat in enumerate(data.pre.categorical):
-        emb = artifact.weights[f"emb.{i}.weight"].astype(np.float64)
-        freq = np.asarray(cat.counts, dtype=np.float64) / sum(cat.counts)
-        ref[col : col + emb.shape[1]] = freq @ emb
-        col += emb.shape[1]
-    dims = grad * (h0.detach().numpy() - ref)
-    sources = data.pre.source_of_numeric_dim + [
-        name
-        for name, d in zip(
-            data.pre.categorical_names, artifact.architecture["embedding_dims"], strict=True
-        )
-        for _ in range(d)
-    ]
-    expected = np.stack(
-        [dims[:, [s == f for s in sources]].sum(axis=1) for f in data.pre.feature_names], axis=1
-    )
-    np.testing.assert_allclose(contrib, expected, rtol=1e-6, atol=1e-6)
+
+def _one(frame, i, names):
+    return {
+        c: [None if isinstance(v, float) and math.isnan(v) else v]
+        for c, v in frame.iloc[i][names].items()
+    }
+
+
+def test_each_reason_is_the_logit_drop_when_that_feature_is_reset(tmp_path, data):
+    """Occlusion, checked from the outside: re-score the raw claim with one feature reset."""
+    scorer = Scorer(_artifact(tmp_path, data, hidden=(16, 8)))
+    names = data.schema.feature_names
+    for i in (0, 3, 11):
+        claim = _one(data.claims, i, names)
+        logits, contrib = scorer.contributions(data.pre.transform(claim))
+        for j, feature in enumerate(data.pre.feature_names):
+            reset = scorer.forward(*_inputs(data.pre, _reference_claim(data.pre, claim, feature)))
+            assert contrib[0, j] == pytest.approx(logits[0] - reset[0], abs=2e-5), feature
+
+
+def _inputs(pre, claim):
+    batch = pre.transform(claim)
+    return batch.numeric, batch.categorical
+
+
+def test_the_single_change_that_moves_the_score_most_is_the_top_reason(tmp_path, data):
+    """The issue's case: one categorical value drives the score; it must lead the reasons."""
+    arch = build_architecture(data.pre, hidden=(16,))
+    weights = random_weights(arch, seed=2)
+    severity = data.pre.categorical_names.index("severity")
+    rare = weights[f"emb.{severity}.weight"]
+    rare[:] = 0.0
+    rare[-1] = 6.0  # the least frequent severity value pushes hard towards fraud
+    scorer = Scorer(_artifact(tmp_path, data, weights=weights, arch=arch))
+    names = data.schema.feature_names
+    value = data.pre.categorical[severity].vocabulary[-1]
+    for i in range(20):
+        claim = {**_one(data.claims, i, names), "severity": [value]}
+        base = scorer.forward(*_inputs(data.pre, claim))[0]
+        moves = {
+            f: base - scorer.forward(*_inputs(data.pre, _reference_claim(data.pre, claim, f)))[0]
+            for f in data.pre.feature_names
+        }
+        biggest = max(moves, key=moves.get)
+        reasons = scorer.score(claim).reasons[0]
+        assert biggest in [name for name, _ in reasons[:3]]
+        assert reasons[0][0] == biggest
+        assert reasons[0][1] == pytest.approx(moves[biggest], abs=1e-5)
 
 
 def _train_logistic(x: np.ndarray, y: np.ndarray, steps: int = 400) -> np.ndarray:

@@ -13,19 +13,71 @@ from fraud_mlops.search import load_search_space, search_space_from_dict, select
 SPACE_FILE = Path(__file__).resolve().parents[1] / "flows" / "config" / "search_space.yaml"
 
 
-def test_bundled_space_samples_valid_reproducible_trials():
-    space = load_search_space(SPACE_FILE)
-    a, b = space.sample(6, seed=11), space.sample(6, seed=11)
+def test_bundled_space_samples_valid_reproducible_trials_of_every_family():
+    spaces = load_search_space(SPACE_FILE)
+    assert spaces.families == ["mlp", "tabm", "gbdt"]
+    a, b = spaces.sample(8, seed=11), spaces.sample(8, seed=11)
     assert [t.params for t in a] == [t.params for t in b]
-    assert a[0].params == {**space.fixed, **space.anchor}  # the anchor is always trial 0
-    assert [t.params for t in space.sample(6, seed=12)][1:] != [t.params for t in a][1:]
-    assert len({t.seed for t in a}) == 6
+    assert [t.family for t in a] == ["mlp"] * 3 + ["tabm"] * 3 + ["gbdt"] * 2
+    assert [t.index for t in a] == list(range(8)) and len({t.seed for t in a}) == 8
+    for family in spaces.families:
+        first = next(t for t in a if t.family == family)
+        space = spaces.spaces[family]
+        assert first.params == {**space.fixed, **space.anchor}  # the anchor comes first
+    assert [t.params for t in spaces.sample(8, seed=12)] != [t.params for t in a]
     for trial in a:
         config = trial.config(threads=1)
         assert config.threads == 1 and config.seed == trial.seed
-        low, high = space.space["learning_rate"]["loguniform"]
-        if trial.index:
-            assert low <= config.learning_rate <= high
+        if trial.family != "gbdt":
+            assert config.family == trial.family
+            low, high = spaces.spaces[trial.family].space["learning_rate"]["loguniform"]
+            if trial.params != {
+                **spaces.spaces[trial.family].fixed,
+                **spaces.spaces[trial.family].anchor,
+            }:
+                assert low <= config.learning_rate <= high
+
+
+def test_trials_are_shared_round_robin_with_every_family_at_least_once():
+    spaces = load_search_space(SPACE_FILE)
+    assert spaces.counts(1) == {"mlp": 1, "tabm": 1, "gbdt": 1}
+    assert spaces.counts(4) == {"mlp": 2, "tabm": 1, "gbdt": 1}
+    assert spaces.counts(7) == {"mlp": 3, "tabm": 2, "gbdt": 2}
+    # adding trials never changes the draws of another family
+    assert [t.params for t in spaces.sample(4, 3) if t.family == "gbdt"] == [
+        t.params for t in spaces.sample(3, 3) if t.family == "gbdt"
+    ]
+
+
+def test_the_one_family_layout_of_earlier_versions_is_an_mlp_space():
+    spaces = search_space_from_dict({"anchor": {"hidden": [8]}}, "old.yaml")
+    assert spaces.families == ["mlp"]
+    assert spaces.sample(1, 0)[0].config().hidden == (8,)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"families": {"resnet": {}}}, "unknown family 'resnet' under families"),
+        (
+            {"families": {"gbdt": {"space": {"num_leafs": {"int": [4, 8]}}}}},
+            r"\(families.gbdt\).*num_leafs",
+        ),
+        (
+            {"families": {"tabm": {"anchor": {"hidden": [64]}}}},
+            r"\(families.tabm\).*belong to family 'mlp'",
+        ),
+        (
+            {"families": {"mlp": {"space": {"dropout": {"normal": [0, 1]}}}}},
+            "families.mlp.space.dropout must be one of",
+        ),
+        ({"families": {"mlp": {}}, "fixed": {}}, "unknown top-level key"),
+        ({"families": {"gbdt": {"anchor": {"max_depth": 12}}}}, "max_depth=12"),
+    ],
+)
+def test_bad_family_spaces_name_the_key(doc, message):
+    with pytest.raises(ConfigError, match=message):
+        search_space_from_dict(doc, "test.yaml")
 
 
 @pytest.mark.parametrize(
@@ -57,6 +109,9 @@ def test_missing_or_broken_file(tmp_path):
 
 def test_trials_must_be_positive():
     space = search_space_from_dict(yaml.safe_load(SPACE_FILE.read_text()))
+    with pytest.raises(ConfigError, match="trials"):
+        space.sample(0, seed=1)
+    space = space.spaces["mlp"]
     with pytest.raises(ConfigError, match="trials"):
         space.sample(0, seed=1)
 

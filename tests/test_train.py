@@ -59,6 +59,39 @@ def test_focal_loss_with_balanced_weight_also_learns():
     assert result.val_pr_auc > 3 * yva.mean()
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"family": "mlp", "num_embeddings": "periodic", "d_embedding": 8, "n_frequencies": 8},
+        {"family": "mlp", "num_embeddings": "piecewise_linear", "d_embedding": 8, "n_bins": 16},
+        {"family": "tabm", "k": 4, "d_block": 32, "n_blocks": 2, "num_embeddings": "none"},
+        {
+            "family": "tabm",
+            "k": 4,
+            "d_block": 32,
+            "n_blocks": 2,
+            "num_embeddings": "piecewise_linear",
+            "d_embedding": 8,
+            "n_bins": 16,
+        },
+    ],
+    ids=["mlp-periodic", "mlp-pwl", "tabm", "tabm-pwl"],
+)
+def test_every_neural_family_learns(params):
+    """Loss goes down and validation PR-AUC is far above chance, for each architecture."""
+    (tr, ytr), (va, yva) = _data(3000, 0), _data(1500, 1)
+    base = {k: v for k, v in SMALL.items() if params["family"] == "mlp" or k != "hidden"}
+    config = TrainConfig.from_params({**base, **params, "learning_rate": 5e-3})
+    result = train_model(tr, ytr, va, yva, [6], config)
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < 0.8 * losses[0]
+    assert result.val_pr_auc > 3 * yva.mean()
+    assert result.architecture["type"] == (
+        "tabm" if params["family"] == "tabm" else "mlp_embeddings"
+    )
+    assert average_precision_score(yva, predict(result, va)) == pytest.approx(result.val_pr_auc)
+
+
 def test_same_seed_same_weights_other_seed_differs():
     (tr, ytr), (va, yva) = _data(1000, 4), _data(500, 5)
     config = TrainConfig(hidden=(8,), max_epochs=3, patience=3, seed=7)
@@ -104,6 +137,10 @@ def test_single_class_split_is_a_clear_error():
         ({"batch_size": 0}, "batch_size=0"),
         ({"learning_rate": -1}, "learning_rate=-1"),
         ({"hiden": [8]}, "unknown training parameter"),
+        ({"family": "tabm", "hidden": [8]}, r"\['hidden'\] belong to family 'mlp'"),
+        ({"family": "resnet"}, "family='resnet'"),
+        ({"num_embeddings": "splines"}, "num_embeddings='splines'"),
+        ({"family": "tabm", "arch_type": "tabm-packed"}, "arch_type='tabm-packed'"),
     ],
 )
 def test_bad_parameters_are_refused(params, message):

@@ -2,10 +2,11 @@
 
 An artifact is a directory::
 
-    manifest.json   format version, model name + version, schema, preprocessing, architecture,
-                    threshold, metrics, params, data fingerprint, code version, created-at,
-                    and the sha256 of every other file
-    weights.npz     the network's weights under their torch names (numpy arrays only)
+    manifest.json   format version, model name + version, family, schema, preprocessing,
+                    architecture, threshold, metrics, selection, params, data fingerprint, code
+                    version, created-at, and the sha256 of every other file
+    weights.npz     the model as numeric arrays: a network's weights under their torch names,
+                    trees as node arrays, a blend's members under ``members.<i>.``
     reference.npz   the training reference profile for drift (optional)
 
 Nothing is pickled: ``np.load(..., allow_pickle=False)`` everywhere, so loading an artifact never
@@ -40,6 +41,28 @@ FORMAT_VERSION = 1
 WEIGHTS = "weights.npz"
 REFERENCE = "reference.npz"
 ARCHITECTURE_TYPE = "mlp_embeddings"
+BLEND_TYPE = "blend"
+FAMILIES = ("mlp", "tabm", "gbdt", "blend")
+# The family of each architecture type (a blend's family is "blend").
+FAMILY_OF_TYPE = {"mlp_embeddings": "mlp", "tabm": "tabm", BLEND_TYPE: "blend"}
+
+
+def family_of(architecture: Mapping[str, Any]) -> str:
+    """``mlp``, ``tabm``, ``gbdt`` or ``blend`` for an architecture dict."""
+    kind = str(architecture.get("type"))
+    if kind.startswith("gbdt"):
+        return "gbdt"
+    if kind not in FAMILY_OF_TYPE:
+        raise ModelError(
+            f"architecture type {kind!r} is not supported; this code scores "
+            f"{', '.join(FAMILY_OF_TYPE)} and gbdt_* architectures"
+        )
+    return FAMILY_OF_TYPE[kind]
+
+
+def member_prefix(index: int) -> str:
+    """The weight-name prefix of a blend's member ``index`` (torch ModuleList style)."""
+    return f"members.{index}."
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,10 @@ class ModelArtifact:
         return self.manifest["metrics"]
 
     @property
+    def family(self) -> str:
+        return str(self.manifest.get("family") or family_of(self.architecture))
+
+    @property
     def calibration(self) -> tuple[float, float]:
         """Platt scaling ``(slope, intercept)`` applied to the logit; identity when absent."""
         cal = self.manifest.get("calibration") or {}
@@ -104,6 +131,7 @@ def export_artifact(
     reference: ReferenceProfile | None = None,
     params: dict[str, Any] | None = None,
     calibration: tuple[float, float] | None = None,
+    selection: dict[str, Any] | None = None,
 ) -> Path:
     """Write an artifact to ``directory`` (which must not exist yet, or be empty) atomically.
 
@@ -121,7 +149,7 @@ def export_artifact(
         )
     if not (isinstance(threshold, int | float) and 0.0 <= float(threshold) <= 1.0):
         raise ModelError(f"threshold must be a probability between 0 and 1, got {threshold!r}")
-    arrays = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    arrays = {str(k): _numeric_array(k, v) for k, v in weights.items()}
     check_weights(architecture, arrays, preprocessor)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -130,11 +158,13 @@ def export_artifact(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "schema": schema.to_dict(),
         "preprocessing": preprocessor.to_dict(),
+        "family": family_of(architecture),
         "architecture": dict(architecture),
         "threshold": float(threshold),
         "metrics": metrics,
         "params": params or {},
         "calibration": _calibration_entry(calibration),
+        "selection": selection or {},
         "data_fingerprint": data_fingerprint,
         "code_version": code_version,
     }
@@ -239,37 +269,56 @@ def verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
 
 
 def expected_weight_shapes(architecture: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-    """The weight names (torch naming) and shapes that ``architecture`` implies."""
-    if architecture.get("type") != ARCHITECTURE_TYPE:
-        raise ModelError(
-            f"architecture type {architecture.get('type')!r} is not supported "
-            f"(expected {ARCHITECTURE_TYPE!r})"
-        )
-    try:
-        numeric_dim = int(architecture["numeric_dim"])
-        cards = [int(c) for c in architecture["cardinalities"]]
-        dims = [int(d) for d in architecture["embedding_dims"]]
-        hidden = [int(h) for h in architecture["hidden"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"architecture is malformed ({exc!r}): {dict(architecture)}") from None
-    if len(cards) != len(dims):
-        raise ModelError(f"architecture: {len(cards)} cardinalities but {len(dims)} embedding_dims")
-    for key, want in (("norm", "layernorm"), ("activation", "relu")):
-        if architecture.get(key, want) != want:
-            raise ModelError(f"architecture {key} {architecture.get(key)!r} is not supported")
+    """The array names and shapes that ``architecture`` implies, for every family."""
+    family = family_of(architecture)
+    if family in ("mlp", "tabm"):
+        from fraud_mlops.neural import expected_shapes
+
+        return expected_shapes(architecture)
+    if family == "gbdt":
+        from fraud_mlops.trees import expected_shapes as tree_shapes
+
+        return {k: tuple(int(d) for d in v) for k, v in tree_shapes(dict(architecture)).items()}
+    members = architecture.get("members")
+    if not isinstance(members, list) or len(members) < 2:
+        raise ModelError(f"a blend architecture needs at least two members, got {members!r}")
     shapes: dict[str, tuple[int, ...]] = {}
-    for i, (c, d) in enumerate(zip(cards, dims, strict=True)):
-        shapes[f"emb.{i}.weight"] = (c, d)
-    width = numeric_dim + sum(dims)
-    for layer, h in enumerate(hidden):
-        shapes[f"hidden.{layer}.linear.weight"] = (h, width)
-        shapes[f"hidden.{layer}.linear.bias"] = (h,)
-        shapes[f"hidden.{layer}.norm.weight"] = (h,)
-        shapes[f"hidden.{layer}.norm.bias"] = (h,)
-        width = h
-    shapes["out.weight"] = (1, width)
-    shapes["out.bias"] = (1,)
+    for i, member in enumerate(members):
+        if not isinstance(member, Mapping) or "architecture" not in member:
+            raise ModelError(f"blend member {i} is malformed: {member!r}")
+        if family_of(member["architecture"]) == "blend":
+            raise ModelError(f"blend member {i} is itself a blend; nest members flat")
+        for name, shape in expected_weight_shapes(member["architecture"]).items():
+            shapes[member_prefix(i) + name] = shape
     return shapes
+
+
+def _numeric_array(name: str, value: Any) -> np.ndarray:
+    array = np.ascontiguousarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ModelError(f"weight {name!r} has dtype {array.dtype}: only numeric arrays are stored")
+    return array
+
+
+def _input_shape_problems(architecture: Mapping[str, Any], pre: Preprocessor) -> list[str]:
+    """Where an architecture's input sizes disagree with the preprocessing."""
+    if family_of(architecture) == "blend":
+        return [
+            f"member {i}: {problem}"
+            for i, m in enumerate(architecture["members"])
+            for problem in _input_shape_problems(m["architecture"], pre)
+        ]
+    problems = []
+    numeric = architecture.get("numeric_dim", architecture.get("n_numeric"))
+    if numeric is not None and int(numeric) != pre.numeric_dim:
+        problems.append(f"numeric_dim {numeric} != preprocessing's {pre.numeric_dim}")
+    cards = architecture.get("cardinalities")
+    if cards is not None and [int(c) for c in cards] != pre.cardinalities:
+        problems.append(f"cardinalities {cards} != preprocessing's {pre.cardinalities}")
+    n_cat = architecture.get("n_categorical")
+    if n_cat is not None and int(n_cat) != len(pre.cardinalities):
+        problems.append(f"n_categorical {n_cat} != preprocessing's {len(pre.cardinalities)}")
+    return problems
 
 
 def check_weights(
@@ -279,30 +328,30 @@ def check_weights(
 ) -> None:
     """Raise ModelError unless ``weights`` has exactly the names/shapes of ``architecture``."""
     shapes = expected_weight_shapes(architecture)
-    problems = []
-    if preprocessor is not None:
-        if int(architecture["numeric_dim"]) != preprocessor.numeric_dim:
-            problems.append(
-                f"numeric_dim {architecture['numeric_dim']} != preprocessing's "
-                f"{preprocessor.numeric_dim}"
-            )
-        if [int(c) for c in architecture["cardinalities"]] != preprocessor.cardinalities:
-            problems.append(
-                f"cardinalities {architecture['cardinalities']} != preprocessing's "
-                f"{preprocessor.cardinalities}"
-            )
+    problems = [] if preprocessor is None else _input_shape_problems(architecture, preprocessor)
     for name, shape in shapes.items():
         if name not in weights:
             problems.append(f"weight {name!r} is missing")
         elif tuple(weights[name].shape) != shape:
             problems.append(f"weight {name!r} has shape {tuple(weights[name].shape)}, not {shape}")
-        elif not np.all(np.isfinite(weights[name])):
+        elif weights[name].dtype.kind == "f" and np.isnan(weights[name]).any():
+            problems.append(f"weight {name!r} holds NaN")
+        elif _is_network_weight(architecture, name) and not np.all(np.isfinite(weights[name])):
             problems.append(f"weight {name!r} holds NaN or infinity")
     extra = sorted(set(weights) - set(shapes))
     if extra:
         problems.append(f"unexpected weights {extra}")
     if problems:
         raise ModelError("weights do not fit the architecture: " + "; ".join(problems))
+
+
+def _is_network_weight(architecture: Mapping[str, Any], name: str) -> bool:
+    """Neural weights must be finite; tree thresholds may legitimately be +-infinity."""
+    if family_of(architecture) == "blend":
+        index = int(name.split(".")[1])
+        member = architecture["members"][index]["architecture"]
+        return family_of(member) in ("mlp", "tabm")
+    return family_of(architecture) in ("mlp", "tabm")
 
 
 def fingerprint_columns(columns: Mapping[str, Any], names: Sequence[str]) -> str:

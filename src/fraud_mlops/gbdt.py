@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from fraud_mlops.errors import ConfigError, FraudMlopsError
+from fraud_mlops.readiness import MIN_TRAIN_FRAUDS
 from fraud_mlops.trees import (
     ARCHITECTURE_TYPE,
     ARRAY_SPECS,
@@ -36,7 +37,6 @@ from fraud_mlops.trees import (
 # Trees deeper than this would make the TreeSHAP tables (2^depth x depth per leaf) large.
 MAX_DEPTH_LIMIT = 8
 # Below this many frauds in the training split no tree family learns anything worth serving.
-MIN_TRAIN_FRAUDS = 10
 EARLY_STOPPING_METRICS = ("binary_logloss", "auc", "average_precision")
 _MISSING_TYPES = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
 

@@ -24,6 +24,7 @@ from fraud_mlops.errors import ConfigError, ModelError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fraud_mlops.candidates import Selection
     from fraud_mlops.drift import ReferenceProfile
     from fraud_mlops.evaluate import CostModel
     from fraud_mlops.gate import GateDecision, GatePolicy
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from fraud_mlops.search import Trial
     from fraud_mlops.settings import Settings
     from fraud_mlops.splits import TimeSplit
-    from fraud_mlops.train import TrainResult
 
 FAIL_AT_STEP_ENV = "FRAUD_MLOPS_FAIL_AT_STEP"
 SPLITS = ("train", "validation", "test")
@@ -171,6 +171,7 @@ class PreparedData:
 def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -> PreparedData:
     """Split by time, fit preprocessing + drift reference on train, transform every split."""
     from fraud_mlops.artifact import fingerprint_columns
+    from fraud_mlops.candidates import check_enough_frauds
     from fraud_mlops.drift import build_reference
     from fraud_mlops.preprocessing import fit_preprocessing
     from fraud_mlops.schema import schema_from_dict
@@ -178,6 +179,9 @@ def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -
 
     schema = schema_from_dict(schema_dict)
     split = time_split(claims, schema)
+    labels = claims[schema.label_column].to_numpy().astype(np.int64)
+    # before anything trains: refuse data no family can learn from, with the counts per split
+    check_enough_frauds({s: labels[split.indices(s)] for s in SPLITS})
     frames = {s: claims.iloc[split.indices(s)].reset_index(drop=True) for s in SPLITS}
     pre = fit_preprocessing(frames["train"], schema)
     return PreparedData(
@@ -194,19 +198,6 @@ def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -
     )
 
 
-# -- baseline ------------------------------------------------------------------------------------
-def run_baseline(data: PreparedData, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Fit the baseline on train (early-stopped on validation) and score validation + test."""
-    from fraud_mlops.baseline import fit_baseline
-
-    f, y = data.frames, data.labels
-    model = fit_baseline(
-        f["train"], y["train"], f["validation"], y["validation"], data.schema, seed=seed
-    )
-    scores = {s: model.predict_proba(f[s]) for s in ("validation", "test")}
-    return scores, {**model.params, "n_iter": int(model.model.n_iter_)}
-
-
 # -- evaluate ------------------------------------------------------------------------------------
 def _champion_scores(data: PreparedData) -> dict[str, Any]:
     """Fetch the current champion and score THIS run's test split with it (numpy scorer)."""
@@ -217,14 +208,9 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
     settings = Settings.from_env()
     store = ModelStore(settings.model_store_uri)
     pointer = store.champion(settings.model_name)
+    none = {"version": None, "problem": None, "scores": None, "reference": None, "threshold": None}
     if pointer is None:
-        return {
-            "version": None,
-            "problem": None,
-            "scores": None,
-            "reference": None,
-            "threshold": None,
-        }
+        return {**none, "family": None}
     from fraud_mlops.artifact import load_artifact
 
     with tempfile.TemporaryDirectory(prefix="champion-") as cache:
@@ -236,16 +222,11 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
             f"it was trained on schema {artifact.schema.name!r}, this run uses {schema.name!r}; "
             "set MODEL_NAME to a separate model name for this dataset"
         )
-        return {
-            "version": artifact.version,
-            "problem": problem,
-            "scores": None,
-            "reference": None,
-            "threshold": None,
-        }
+        return {**none, "version": artifact.version, "problem": problem, "family": None}
     scores = Scorer(artifact).score(data.frames["test"]).probability
     return {
         "version": artifact.version,
+        "family": artifact.family,
         "problem": None,
         "scores": scores,
         "reference": artifact.reference,
@@ -253,45 +234,96 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
     }
 
 
-def evaluate_run(
-    data: PreparedData,
-    best: TrainResult,
-    baseline_scores: dict[str, np.ndarray],
-    cost: CostModel,
-) -> dict[str, Any]:
-    """Metrics of MLP, baseline and champion on the same test split.
+def _calibrated(y_val: np.ndarray, logits: dict[str, np.ndarray]):
+    """Platt scaling fitted on validation (never test), applied to the logits of every split
+    exactly as the numpy scorer applies it (``sigmoid(slope * logit + intercept)``)."""
+    from fraud_mlops.evaluate import fit_platt
 
-    MLP and baseline thresholds are chosen on validation by expected cost; the champion keeps
-    the threshold recorded in its manifest.
+    calibration = fit_platt(y_val, 1.0 / (1.0 + np.exp(-np.clip(logits["validation"], -30, 30))))
+    slope, intercept = calibration
+    return calibration, {
+        s: 1.0 / (1.0 + np.exp(-(slope * np.asarray(v, dtype=np.float64) + intercept)))
+        for s, v in logits.items()
+    }
+
+
+def _metrics_within_budget(y: dict[str, np.ndarray], scores: dict[str, np.ndarray], cost):
+    """Threshold on validation: the cost optimum, capped by the alert budget; both splits."""
+    from fraud_mlops.evaluate import choose_threshold_within_budget, evaluate_scores
+
+    threshold, rule = choose_threshold_within_budget(
+        y["validation"], scores["validation"], cost, cost.alert_budget
+    )
+    metrics = {s: evaluate_scores(y[s], scores[s], cost, threshold) for s in ("validation", "test")}
+    return metrics, float(threshold), str(rule)
+
+
+def evaluate_run(data: PreparedData, selection: Selection, cost: CostModel) -> dict[str, Any]:
+    """The chosen candidate, every family's best, and the champion on the same test split,
+    with bootstrap intervals and the paired comparisons the gate reads.
+
+    Thresholds are chosen on validation (expected cost, capped by ``--alert-budget``); the
+    champion keeps the threshold recorded in its manifest.
     """
-    from fraud_mlops.evaluate import apply_platt, evaluate_model, evaluate_scores, fit_platt
-    from fraud_mlops.train import predict
+    from fraud_mlops.evaluate import evaluate_scores
+    from fraud_mlops.intervals import comparison, model_intervals
 
     y = data.labels
-    raw = {s: predict(best, data.features[s]) for s in SPLITS}
-    # Calibrated on validation (never test), then shipped in the manifest and applied by the scorer.
-    calibration = fit_platt(y["validation"], raw["validation"])
-    mlp = {s: apply_platt(raw[s], calibration) for s in SPLITS}
-    metrics = {
-        "mlp": evaluate_model(y["validation"], mlp["validation"], y["test"], mlp["test"], cost),
-        "baseline": evaluate_model(
-            y["validation"], baseline_scores["validation"], y["test"], baseline_scores["test"], cost
-        ),
-    }
+    chosen = selection.chosen
+    calibration, scores = _calibrated(y["validation"], chosen.logits)
+    metrics_c, threshold, rule = _metrics_within_budget(y, scores, cost)
+    families: dict[str, Any] = {}
+    family_scores: dict[str, np.ndarray] = {}
+    for name, candidate in selection.candidates.items():
+        if candidate is chosen:
+            fam_metrics, fam_scores = metrics_c, scores
+        else:
+            _, fam_scores = _calibrated(y["validation"], candidate.logits)
+            fam_metrics, _, _ = _metrics_within_budget(y, fam_scores, cost)
+        family_scores[name] = fam_scores["test"]
+        families[name] = {
+            "family": candidate.family,
+            "val_pr_auc": candidate.val_pr_auc,
+            "cv_pr_auc": candidate.cv_pr_auc,
+            "metrics": fam_metrics,
+            "intervals": model_intervals(y["test"], fam_scores["test"], seed=data_seed(data)),
+        }
+    metrics = {"mlp": metrics_c}  # "mlp": the run's candidate (legacy key; see its "family")
+    gbdt = selection.candidates.get("gbdt")
+    if gbdt is not None:
+        metrics["baseline"] = families["gbdt"]["metrics"]
     champion = _champion_scores(data)
     if champion["scores"] is not None:
         # The champion keeps the threshold it shipped with (chosen on its own validation data).
         metrics["champion"] = {
             "test": evaluate_scores(y["test"], champion["scores"], cost, champion["threshold"])
         }
+    seed = data_seed(data)
     return {
-        "mlp_scores": mlp,
-        "baseline_scores": baseline_scores,
+        "candidate": chosen.name,
+        "family": chosen.family,
+        "scores": scores,
+        "family_scores": family_scores,
         "champion": champion,
         "metrics": metrics,
-        "threshold": metrics["mlp"]["validation"]["threshold"],
+        "families": families,
+        "threshold": threshold,
+        "threshold_rule": rule,
+        "alert_budget": float(cost.alert_budget),
         "calibration": calibration,
+        "selection": selection.to_dict(),
+        "vs_champion": None
+        if champion["scores"] is None
+        else comparison(y["test"], scores["test"], champion["scores"], seed=seed),
+        "vs_baseline": None
+        if gbdt is None or chosen.name == "gbdt"
+        else comparison(y["test"], scores["test"], family_scores["gbdt"], seed=seed),
     }
+
+
+def data_seed(data: PreparedData) -> int:
+    """A bootstrap seed fixed by the training data (same data, same intervals)."""
+    return int(data.fingerprint[:8], 16)
 
 
 # -- drift ---------------------------------------------------------------------------------------
@@ -330,38 +362,62 @@ def code_version() -> str:
     return f"{__version__}+g{sha}" if sha else __version__
 
 
-def publish_model(
-    data: PreparedData,
-    best: TrainResult,
-    evaluation: dict[str, Any],
-    policy: GatePolicy,
-    run_id: str,
-) -> dict[str, Any]:
-    """Gate the model, publish its artifact, and move the champion pointer if it passed."""
-    from fraud_mlops.gate import decide
-    from fraud_mlops.settings import Settings
-    from fraud_mlops.store import ModelStore, new_version
+def gate_decision(evaluation: dict[str, Any], policy: GatePolicy) -> GateDecision:
+    """The gate on this run's evaluation: intervals vs the champion and vs the best GBDT."""
+    from fraud_mlops.gate import Comparison, decide
 
-    fail_if_requested("publish")
-    metrics = evaluation["metrics"]
-    champion = evaluation["champion"]
-    decision = decide(
+    metrics, champion = evaluation["metrics"], evaluation["champion"]
+
+    def cmp(entry: dict[str, Any] | None) -> Comparison | None:
+        if entry is None:
+            return None
+        return Comparison(entry["difference"], entry.get("low"), entry.get("high"))
+
+    return decide(
         candidate_pr_auc=metrics["mlp"]["test"]["pr_auc"],
-        baseline_pr_auc=metrics["baseline"]["test"]["pr_auc"],
+        baseline_pr_auc=metrics["baseline"]["test"]["pr_auc"] if "baseline" in metrics else None,
         champion_pr_auc=metrics["champion"]["test"]["pr_auc"] if "champion" in metrics else None,
         policy=policy,
         champion_version=champion["version"],
         champion_problem=champion["problem"],
+        vs_champion=cmp(evaluation["vs_champion"]),
+        vs_baseline=cmp(evaluation["vs_baseline"]),
+        candidate_is_baseline=evaluation["candidate"] == "gbdt",
+        warnings=evaluation["selection"]["warnings"],
     )
+
+
+def publish_model(
+    data: PreparedData,
+    selection: Selection,
+    evaluation: dict[str, Any],
+    policy: GatePolicy,
+    run_id: str,
+) -> dict[str, Any]:
+    """Gate the candidate, publish its artifact, and move the champion pointer if it passed."""
+    from fraud_mlops.settings import Settings
+    from fraud_mlops.store import ModelStore, new_version
+
+    fail_if_requested("publish")
+    decision = gate_decision(evaluation, policy)
     settings = Settings.from_env()
     version = new_version(run_id)
     with tempfile.TemporaryDirectory(prefix="artifact-") as tmp:
         staging = Path(tmp) / version
-        uri = _export_check_publish(staging, data, best, evaluation, decision, settings, version)
+        uri = _export_check_publish(
+            staging, data, selection, evaluation, decision, settings, version
+        )
     if decision.passed:
         store = ModelStore(settings.model_store_uri)
         store.set_champion(
-            settings.model_name, version, gate=decision.to_dict(), metrics=metrics["mlp"]["test"]
+            settings.model_name,
+            version,
+            gate=decision.to_dict(),
+            metrics={
+                **evaluation["metrics"]["mlp"]["test"],
+                "family": evaluation["family"],
+                "intervals": evaluation["families"][evaluation["candidate"]]["intervals"],
+            },
         )
     return {
         "model_name": settings.model_name,
@@ -369,50 +425,71 @@ def publish_model(
         "artifact_uri": uri,
         "promoted": decision.passed,
         "gate": decision.to_dict(),
-        "params": best.config.to_params(),
+        "family": evaluation["family"],
+        "params": selection.chosen.params,
+    }
+
+
+def manifest_metrics(evaluation: dict[str, Any], decision: GateDecision) -> dict[str, Any]:
+    """What the manifest records: the candidate's metrics, every family's, the gate."""
+    metrics = evaluation["metrics"]
+    chosen = evaluation["candidate"]
+    return {
+        "mlp": metrics["mlp"],  # the published candidate (legacy key, read by the CLIs)
+        "baseline": metrics.get("baseline"),
+        "intervals": evaluation["families"][chosen]["intervals"],
+        "families": {
+            name: {k: v for k, v in entry.items() if k != "metrics"}
+            | {"test": entry["metrics"]["test"]}
+            for name, entry in evaluation["families"].items()
+        },
+        "vs_champion": evaluation["vs_champion"],
+        "vs_baseline": evaluation["vs_baseline"],
+        "threshold_rule": evaluation["threshold_rule"],
+        "gate": decision.to_dict(),
     }
 
 
 def _export_check_publish(
     staging: Path,
     data: PreparedData,
-    best: TrainResult,
+    selection: Selection,
     evaluation: dict[str, Any],
     decision: GateDecision,
     settings: Settings,
     version: str,
 ) -> str:
-    """Export the artifact, prove the served numpy pass matches torch, publish the version."""
+    """Export the artifact, prove the served numpy pass matches training, publish the version."""
     from fraud_mlops.artifact import export_artifact, load_artifact
     from fraud_mlops.scoring import Scorer
     from fraud_mlops.store import ModelStore
 
-    metrics = evaluation["metrics"]
+    chosen = selection.chosen
     export_artifact(
         staging,
         model_name=settings.model_name,
         version=version,
         schema=data.schema,
         preprocessor=data.preprocessor,
-        architecture=best.architecture,
-        weights=best.weights,
+        architecture=chosen.architecture,
+        weights=chosen.arrays,
         threshold=float(np.clip(evaluation["threshold"], 0.0, 1.0)),
-        metrics={
-            "mlp": metrics["mlp"],
-            "baseline": metrics["baseline"],
-            "gate": decision.to_dict(),
-        },
+        metrics=manifest_metrics(evaluation, decision),
         data_fingerprint=data.fingerprint,
         code_version=code_version(),
         reference=data.reference,
-        params={**best.config.to_params(), "best_epoch": best.best_epoch},
+        params=chosen.params,
         calibration=evaluation["calibration"],
+        selection=evaluation["selection"],
     )
-    # What gets served is the numpy forward pass: refuse to publish if it disagrees with torch.
+    # What gets served is the numpy pass: refuse to publish if it disagrees with training
+    # (torch for the neural families; the blend combines the members' training-side logits).
     served = Scorer(load_artifact(staging)).score(data.frames["test"]).probability
-    gap = float(np.max(np.abs(served - evaluation["mlp_scores"]["test"])))
+    gap = float(np.max(np.abs(served - evaluation["scores"]["test"])))
     if gap > 1e-5:
-        raise ModelError(f"numpy scorer differs from torch by {gap:.2e} (> 1e-5); not publishing")
+        raise ModelError(
+            f"the numpy scorer differs from training by {gap:.2e} (> 1e-5); not publishing"
+        )
     return ModelStore(settings.model_store_uri).publish(staging, settings.model_name, version)
 
 
@@ -440,7 +517,7 @@ def write_outputs(
     schema = data.schema
     order = np.concatenate([data.split.indices(s) for s in SPLITS])
     split = np.concatenate([np.full(len(data.split.indices(s)), s, dtype=object) for s in SPLITS])
-    scores = np.concatenate([evaluation["mlp_scores"][s] for s in SPLITS])
+    scores = np.concatenate([evaluation["scores"][s] for s in SPLITS])
     frame = claims.iloc[order]
     labels = frame[schema.label_column].to_numpy()
     segments = {c: frame[c].to_numpy(dtype=object) for c in schema.segments}
@@ -448,17 +525,20 @@ def write_outputs(
     models = [
         {
             "version": version,
-            "kind": "mlp",
+            "kind": "mlp",  # the published candidate, whatever its family (legacy kind)
             "metrics": evaluation["metrics"]["mlp"],
-            "params": publication.get("params") or {},
+            "params": {"family": evaluation["family"], **(publication.get("params") or {})},
             "is_champion": publication["promoted"],
         },
-        {
-            "version": f"baseline-{run_id}",
-            "kind": "baseline",
-            "metrics": evaluation["metrics"]["baseline"],
-        },
     ]
+    if "baseline" in evaluation["metrics"]:
+        models.append(
+            {
+                "version": f"gbdt-{run_id}",
+                "kind": "baseline",  # the run's best GBDT: the yardstick
+                "metrics": evaluation["metrics"]["baseline"],
+            }
+        )
     if "champion" in evaluation["metrics"]:
         models.append(
             {
@@ -507,8 +587,26 @@ def run_summary_info(
         "run_id": run_id,
         "rows": int(sum(len(v) for v in data.labels.values())),
         "sizes": data.split.sizes(),
+        "frauds": {s: int(v.sum()) for s, v in data.labels.items()},
         "trials": trials,
+        "family": evaluation["family"],
+        "candidate": evaluation["candidate"],
         "test_metrics": {k: {n: float(v) for n, v in m.items()} for k, m in tests.items()},
+        "families": {
+            name: {
+                "family": entry["family"],
+                "val_pr_auc": float(entry["val_pr_auc"]),
+                "cv_pr_auc": entry["cv_pr_auc"],
+                "test_pr_auc": float(entry["metrics"]["test"]["pr_auc"]),
+                "test_roc_auc": float(entry["metrics"]["test"]["roc_auc"]),
+                "intervals": entry["intervals"],
+            }
+            for name, entry in evaluation["families"].items()
+        },
+        "selection": evaluation["selection"],
+        "threshold": float(evaluation["threshold"]),
+        "threshold_rule": evaluation["threshold_rule"],
+        "alert_budget": float(evaluation.get("alert_budget", 0.0)),
         "gate": publication["gate"],
         "promoted": publication["promoted"],
         "model_name": publication["model_name"],
@@ -522,38 +620,49 @@ def run_summary_info(
 
 # -- cards ---------------------------------------------------------------------------------------
 def evaluation_card(evaluation: dict[str, Any], data: PreparedData, trials: list[dict]) -> list:
-    """Components of the evaluation card: comparison table, PR curves, score histograms."""
+    """Components of the evaluation card: candidates with intervals, PR curves, histograms."""
     from metaflow.cards import Image, Markdown, Table
 
-    from fraud_mlops.reports import comparison_rows, pr_curve_figure, score_histogram_figure
+    from fraud_mlops.reports import (
+        candidate_rows,
+        comparison_rows,
+        pr_curve_figure,
+        score_histogram_figure,
+        selection_lines,
+    )
 
     y = data.labels["test"]
     tests = {kind: m["test"] for kind, m in evaluation["metrics"].items()}
     header, rows = comparison_rows(tests, list(next(iter(tests.values()))))
-    curves = {
-        "MLP": evaluation["mlp_scores"]["test"],
-        "baseline": evaluation["baseline_scores"]["test"],
-    }
+    curves = {name: scores for name, scores in evaluation["family_scores"].items()}
     if evaluation["champion"]["scores"] is not None:
         curves[f"champion {evaluation['champion']['version']}"] = evaluation["champion"]["scores"]
-    mlp, base = tests["mlp"]["pr_auc"], tests["baseline"]["pr_auc"]
-    verdict = (
-        f"The MLP {'matches or beats' if mlp >= base - 0.01 else 'trails'} the baseline on test "
-        f"PR-AUC ({mlp:.4f} vs {base:.4f})."
-    )
+    cand_header, cand_rows = candidate_rows(evaluation["families"])
     trial_rows = [
-        [str(t["trial"]), f"{t['val_pr_auc']:.4f}", str(t["best_epoch"]), str(t["params"])]
+        [
+            str(t["trial"]),
+            t.get("family", "mlp"),
+            f"{t['val_pr_auc']:.4f}",
+            str(t["best_epoch"]),
+            str(t["params"]),
+        ]
         for t in trials
     ]
     return [
-        Markdown(f"# Evaluation on the test split ({len(y):,} newest claims)\n\n{verdict}"),
+        Markdown(
+            f"# Evaluation on the test split ({len(y):,} newest claims, {int(y.sum())} frauds)\n\n"
+            + "\n".join(f"- {line}" for line in selection_lines(evaluation))
+        ),
+        Markdown("## Candidates (95 % bootstrap intervals on the test split)"),
+        Table(cand_rows, headers=cand_header),
+        Markdown("## Published candidate vs the yardsticks (`mlp` = the candidate)"),
         Table(rows, headers=header),
         Image.from_matplotlib(pr_curve_figure(y, curves)),
         Image.from_matplotlib(
-            score_histogram_figure(y, evaluation["mlp_scores"]["test"], evaluation["threshold"])
+            score_histogram_figure(y, evaluation["scores"]["test"], evaluation["threshold"])
         ),
-        Markdown("## Trials (selected on validation PR-AUC)"),
-        Table(trial_rows, headers=["trial", "val PR-AUC", "best epoch", "params"]),
+        Markdown("## Trials (each family's best is chosen on validation PR-AUC)"),
+        Table(trial_rows, headers=["trial", "family", "val PR-AUC", "best epoch", "params"]),
     ]
 
 

@@ -7,7 +7,9 @@ in seconds instead of in ``prepare``, and leaves nothing behind. Refused:
 * fewer than :data:`MIN_ROWS` claims (the newest 15 % are the test split: 500 claims give 75);
 * one class only (every claim fraud, or none);
 * a time-ordered split (``fraud_mlops.splits.time_split``, the one training uses) in which
-  train, validation or test has fewer than :data:`MIN_PER_CLASS` frauds or non-frauds.
+  train, validation or test has fewer than :data:`MIN_PER_CLASS` frauds or non-frauds, or
+  train has fewer than :data:`MIN_TRAIN_FRAUDS` frauds (the least any model family learns from;
+  ``fraud_mlops.candidates`` and ``fraud_mlops.gbdt`` refuse below it too).
 
 A test split with fewer than :data:`FEW_TEST_FRAUDS` frauds trains, with a warning that its
 metrics rest on few frauds (read their intervals).
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 500
 MIN_PER_CLASS = 5
+MIN_TRAIN_FRAUDS = 10
 FEW_TEST_FRAUDS = 30
 
 
@@ -88,6 +91,12 @@ def check_trainable(frame: pd.DataFrame, schema: ClaimsSchema, source: str) -> l
                 f"{who} at least {MIN_PER_CLASS} frauds and {MIN_PER_CLASS} non-frauds each "
                 f"({frauds:,} frauds in {n:,} claims overall). Add claims: validation and test "
                 "are the newest 15 % each, so newer claims help most"
+            )
+        elif counts["train"][1] < MIN_TRAIN_FRAUDS:
+            problems.append(
+                f"too few frauds to train any model family ({format_counts(counts)}): train "
+                f"needs at least {MIN_TRAIN_FRAUDS} frauds. Add claims (a longer period), or "
+                "check the label column"
             )
     if problems:
         raise DataValidationError(source, problems)

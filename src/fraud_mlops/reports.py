@@ -101,23 +101,116 @@ def comparison_rows(
     return header, rows
 
 
+def _interval(entry: Mapping[str, Any] | None, key: str) -> str:
+    """``0.512 [0.441, 0.580]`` from an intervals entry (``value``, ``low``, ``high``)."""
+    if not entry or key not in entry:
+        return "–"
+    e = entry[key]
+    return f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+
+
+def candidate_rows(families: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per candidate: validation figures and test PR-AUC / ROC-AUC with intervals."""
+    header = [
+        "candidate",
+        "val PR-AUC",
+        "CV PR-AUC",
+        "test PR-AUC [95 % CI]",
+        "test ROC-AUC [95 % CI]",
+    ]
+    rows = []
+    for name, entry in families.items():
+        cv = entry.get("cv_pr_auc")
+        rows.append(
+            [
+                name,
+                f"{entry['val_pr_auc']:.4f}",
+                "–" if cv is None else f"{cv:.4f}",
+                _interval(entry.get("intervals"), "pr_auc"),
+                _interval(entry.get("intervals"), "roc_auc"),
+            ]
+        )
+    return header, rows
+
+
+def _difference(entry: Mapping[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    if entry.get("low") is None:
+        return f"{entry['difference']:+.4f}"
+    return f"{entry['difference']:+.4f} [{entry['low']:+.4f}, {entry['high']:+.4f}]"
+
+
+def selection_lines(info: Mapping[str, Any]) -> list[str]:
+    """How the candidate was chosen, the threshold rule and the paired comparisons."""
+    sel = info["selection"]
+    lines = [
+        f"Published candidate: {info['candidate']} (family {info['family']}), chosen by "
+        f"{sel['method']}: {sel['reason']}",
+    ]
+    if sel.get("members"):
+        parts = ", ".join(f"{m['family']} x {m['weight']:.2f}" for m in sel["members"])
+        lines.append(f"Blend of: {parts} (logit scale; weight chosen on validation)")
+    rule = info.get("threshold_rule")
+    if rule:
+        budget = info.get("alert_budget")
+        text = (
+            "the expected-cost optimum (it flags no more than the alert budget"
+            + (f" {budget:.0%}" if budget else "")
+            + ")"
+            if rule == "cost"
+            else "capped by the alert budget"
+            + (f" {budget:.0%}" if budget else "")
+            + " (the cost optimum would flag more claims than investigators can review)"
+        )
+        lines.append(f"Threshold {info['threshold']:.4f} on validation: {text}")
+    gate = info.get("gate") or {}
+    if gate.get("vs_champion"):
+        lines.append(f"candidate - champion, test PR-AUC: {_difference(gate['vs_champion'])}")
+    if gate.get("vs_baseline"):
+        lines.append(f"candidate - best GBDT, test PR-AUC: {_difference(gate['vs_baseline'])}")
+    lines += [f"WARNING: {w}" for w in sel.get("warnings") or []]
+    return lines
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join("  " + fmt.format(*r) for r in [header, *rows])
+
+
 def run_summary(info: Mapping[str, Any]) -> str:
     """The plain-text summary every flow run prints at its end (and ``make demo`` after it)."""
     header, rows = comparison_rows(info["test_metrics"], list(HEADLINE_METRICS))
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    table = "\n".join("  " + fmt.format(*r) for r in [header, *rows])
+    header = ["metric", *(("candidate" if k == "mlp" else k) for k in header[1:])]
     gate = info["gate"]
+    frauds = info.get("frauds") or {}
+    sizes = info["sizes"]
+    counts = " / ".join(
+        f"{s} {sizes[s]:,}" + (f" ({frauds[s]} frauds)" if s in frauds else "")
+        for s in ("train", "validation", "test")
+    )
     lines = [
-        f"Run {info['flow']}/{info['run_id']}: {info['rows']:,} claims "
-        f"(train {info['sizes']['train']:,} / validation {info['sizes']['validation']:,} / "
-        f"test {info['sizes']['test']:,}), {info['trials']} trials",
+        f"Run {info['flow']}/{info['run_id']}: {info['rows']:,} claims ({counts}), "
+        f"{info['trials']} trials",
         "",
-        "Test metrics (threshold chosen on validation by expected cost):",
-        table,
+    ]
+    if info.get("families"):
+        lines += [
+            "Candidates (test figures with 95 % paired-bootstrap intervals):",
+            _table(*candidate_rows(info["families"])),
+            "",
+            *selection_lines(info),
+            "",
+        ]
+    lines += [
+        "Test metrics (threshold chosen on validation; candidate = the published model):",
+        _table(header, rows),
         "",
         f"Champion decision: {'PROMOTED' if info['promoted'] else 'not promoted'} "
-        f"(model {info['model_name']} version {info['version']})",
+        f"(model {info['model_name']} version {info['version']}"
+        + (f", family {info['family']}" if info.get("family") else "")
+        + ")",
         *[f"  {r}" for r in gate["reasons"]],
         "",
         f"Artifact:   {info['artifact_uri']}",

@@ -1,17 +1,19 @@
 """Numpy inference for a model artifact: probability, flag, top reasons, unknown categories.
 
-The forward pass follows the artifact's ``mlp_embeddings`` architecture exactly (it matches the
-torch module of ``fraud_mlops.model`` to 1e-5). To keep one claim well under a millisecond,
-everything that does not depend on the input is prepared once in :class:`Scorer`: weights become
-contiguous float32 arrays (as in torch), each embedding table is pre-multiplied by its slice of
-the first linear layer (so the concatenation in the contract is never materialised) and the
-reference point of the explanations is projected once too.
+Every family scores here, from the artifact's arrays alone:
 
-Reasons are gradient x (input - reference), computed analytically: the gradient of the logit
-with respect to the first layer's pre-activation is back-propagated through ReLU and LayerNorm in
-closed form, and the reference is the training median for numerics (0 after robust scaling, no
-missing indicator) and the training-frequency-weighted mean embedding for categoricals. Dims are
-summed per schema feature; positive contributions push towards fraud.
+* ``mlp`` / ``tabm`` — :class:`fraud_mlops.neural.NeuralNet` (the torch forward pass in numpy,
+  1e-5 of torch); reasons by **occlusion** against the training reference: the contribution of a
+  feature is the logit's drop when that one feature is set to its usual value (the training
+  median for numerics, not missing; the most frequent training value for categoricals), all
+  features of all claims in one batched pass.
+* ``gbdt`` — :class:`fraud_mlops.trees.TreeEnsemble` (tree traversal); reasons are exact
+  TreeSHAP values (LightGBM's ``pred_contrib``), summed over each feature's input columns.
+* ``blend`` — the weighted sum of its members' logits; its reasons are the same weighted sum of
+  the members' reasons, so they stay in units of the blend's logit.
+
+Reasons are per schema feature (a numeric value and its missing indicator are one feature),
+positive pushing towards fraud, scaled by the calibration slope to the served logit.
 
 On the scoring path: numpy only.
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from fraud_mlops.artifact import ModelArtifact, check_weights
+from fraud_mlops.artifact import ModelArtifact, check_weights, family_of, member_prefix
 from fraud_mlops.errors import ModelError
 from fraud_mlops.preprocessing import FeatureBatch
 
@@ -60,6 +62,90 @@ class ScoreBatch:
         return int(self.probability.shape[0])
 
 
+class _Neural:
+    """An MLP or TabM with occlusion reasons."""
+
+    def __init__(self, architecture: Mapping[str, Any], weights: Mapping[str, np.ndarray], pre):
+        from fraud_mlops.neural import NeuralNet, feature_groups
+
+        self.net = NeuralNet(architecture, weights)
+        self.groups = feature_groups(pre.source_of_numeric_dim, [f.name for f in pre.numeric])
+        self.n_features = len(pre.feature_names)
+        self.ref_numeric = np.zeros(pre.numeric_dim, dtype=np.float32)  # median, not missing
+        self.ref_categorical = np.array(
+            [int(np.argmax(c.counts)) for c in pre.categorical], dtype=np.int64
+        )
+
+    def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        return self.net.logit(numeric, categorical)
+
+    def contributions(self, numeric: np.ndarray, categorical: np.ndarray):
+        return self.net.occlusion(
+            numeric,
+            categorical,
+            self.groups,
+            self.n_features,
+            self.ref_numeric,
+            self.ref_categorical,
+        )
+
+
+class _Trees:
+    """A gradient-boosted tree ensemble with exact TreeSHAP reasons."""
+
+    def __init__(self, architecture: Mapping[str, Any], weights: Mapping[str, np.ndarray], pre):
+        from fraud_mlops.neural import feature_groups
+        from fraud_mlops.trees import TreeEnsemble
+
+        self.trees = TreeEnsemble.from_arrays(dict(architecture), weights)
+        self.groups = feature_groups(
+            pre.source_of_numeric_dim, [f.name for f in pre.numeric]
+        ).astype(np.float64)
+        self.p = pre.numeric_dim
+
+    def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        return np.asarray(self.trees.logit(numeric, categorical), dtype=np.float64)
+
+    def contributions(self, numeric: np.ndarray, categorical: np.ndarray):
+        phi = np.asarray(self.trees.contributions(numeric, categorical), dtype=np.float64)
+        logits = phi.sum(axis=1)  # per-column SHAP values + expected value (last column)
+        by_feature = np.concatenate([phi[:, : self.p] @ self.groups, phi[:, self.p : -1]], axis=1)
+        return logits, by_feature
+
+
+class _Blend:
+    """A weighted sum of member logits; reasons combine with the same weights."""
+
+    def __init__(self, architecture: Mapping[str, Any], weights: Mapping[str, np.ndarray], pre):
+        self.members = []
+        for i, member in enumerate(architecture["members"]):
+            prefix = member_prefix(i)
+            own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+            self.members.append(
+                (float(member["weight"]), _family_model(member["architecture"], own, pre))
+            )
+
+    def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        return sum(w * m.logit(numeric, categorical) for w, m in self.members)
+
+    def contributions(self, numeric: np.ndarray, categorical: np.ndarray):
+        logits, contrib = 0.0, 0.0
+        for w, m in self.members:
+            member_logits, member_contrib = m.contributions(numeric, categorical)
+            logits = logits + w * member_logits
+            contrib = contrib + w * member_contrib
+        return logits, contrib
+
+
+def _family_model(architecture: Mapping[str, Any], weights: Mapping[str, np.ndarray], pre):
+    family = family_of(architecture)
+    if family in ("mlp", "tabm"):
+        return _Neural(architecture, weights, pre)
+    if family == "gbdt":
+        return _Trees(architecture, weights, pre)
+    return _Blend(architecture, weights, pre)
+
+
 class Scorer:
     """Scores claims with a loaded artifact; build once per process, call :meth:`score` often."""
 
@@ -73,83 +159,24 @@ class Scorer:
         arch = artifact.architecture
         pre = artifact.preprocessor
         check_weights(arch, artifact.weights, pre)
-        # float32 like torch: half the memory traffic of float64 and within 1e-6 of torch.
-        dt = self.dtype = np.float32
-        w = {k: np.asarray(v, dtype=np.float64) for k, v in artifact.weights.items()}
         self.artifact = artifact
+        self.family = artifact.family
         self.preprocessor = pre
         self.threshold = artifact.threshold
         self.model_version = artifact.version
         self.slope, self.intercept = artifact.calibration
         self.top_reasons = top_reasons
         self._blas = _blas_controller() if single_thread_blas else None
-        self.eps = dt(arch.get("norm_eps", 1e-5))
-        hidden = [int(h) for h in arch["hidden"]]
+        self.model = _family_model(arch, artifact.weights, pre)
         self.cardinalities = np.array(pre.cardinalities, dtype=np.int64)
-        p = pre.numeric_dim
-
-        # Per hidden layer: (W.T, bias, LayerNorm gain, LayerNorm bias, W). Layer 0's linear
-        # part is applied separately (folded with the embeddings); without hidden layers the
-        # "first linear layer" is the output layer itself.
-        self.layers = [
-            (
-                np.ascontiguousarray(w[f"hidden.{i}.linear.weight"].T, dtype=dt),
-                w[f"hidden.{i}.linear.bias"].astype(dt),
-                w[f"hidden.{i}.norm.weight"].astype(dt),
-                w[f"hidden.{i}.norm.bias"].astype(dt),
-                np.ascontiguousarray(w[f"hidden.{i}.linear.weight"], dtype=dt),
-            )
-            for i in range(len(hidden))
-        ]
-        self.widths = [dt(1.0 / h) for h in hidden]
-        self.out_w = w["out.weight"][0].astype(dt)
-        self.out_b = dt(w["out.bias"][0])
-        first_w, first_b = (
-            (w["hidden.0.linear.weight"], w["hidden.0.linear.bias"])
-            if hidden
-            else (w["out.weight"], w["out.bias"])
-        )
-        self.first_b = first_b.astype(dt)
-        self.first_w_numeric_t = np.ascontiguousarray(first_w[:, :p].T, dtype=dt)  # [p, H0]
-        self.first_w_numeric = np.ascontiguousarray(first_w[:, :p], dtype=dt)  # [H0, p]
-
-        # Embeddings folded into the first layer (in float64, then rounded once):
-        # P_i = emb_i @ W0[:, cols_i].T, so h0's concatenation never has to be built. The
-        # explanation reference of feature i is the training-frequency-weighted mean embedding,
-        # projected the same way.
-        self.tables: list[np.ndarray] = []
-        refs = []
-        col = p
-        for i, cat in enumerate(pre.categorical):
-            emb = w[f"emb.{i}.weight"]
-            proj = emb @ first_w[:, col : col + emb.shape[1]].T  # [card, H0]
-            counts = np.asarray(cat.counts, dtype=np.float64)
-            freq = (
-                counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1 / len(counts))
-            )
-            self.tables.append(np.ascontiguousarray(proj, dtype=dt))
-            refs.append(freq @ proj)
-            col += emb.shape[1]
-        h0 = first_w.shape[0]
-        self.ref_t = np.ascontiguousarray(
-            np.stack(refs).T if refs else np.zeros((h0, 0)), dtype=dt
-        )  # [H0, k]
-
-        # Numeric dims -> schema features (one-hot columns, summed), features in model order.
-        index = {name: j for j, name in enumerate(pre.feature_names)}
-        self.n_numeric_features = len(pre.numeric)
-        self.numeric_to_feature = np.zeros((p, self.n_numeric_features), dtype=dt)
-        for dim, source in enumerate(pre.source_of_numeric_dim):
-            self.numeric_to_feature[dim, index[source]] = 1.0
+        self.numeric_dim = pre.numeric_dim
         self.features = np.array(pre.feature_names, dtype=object)
         self.categorical_names = list(pre.categorical_names)
 
-    # -- the network -----------------------------------------------------------------------
-    def forward(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-        """Logits ``[n]`` (float64) for preprocessed inputs: numeric [n, p], categorical [n, k]."""
-        numeric = np.asarray(numeric, dtype=self.dtype)
+    def _check(self, numeric: np.ndarray, categorical: np.ndarray):
+        numeric = np.asarray(numeric, dtype=np.float32)
         categorical = np.asarray(categorical, dtype=np.int64)
-        n, p = numeric.shape[0], self.first_w_numeric_t.shape[0]
+        n, p = numeric.shape[0], self.numeric_dim
         if numeric.ndim != 2 or numeric.shape[1] != p:
             raise ModelError(
                 f"numeric inputs have shape {numeric.shape}; the model expects [n, {p}]"
@@ -163,89 +190,25 @@ class Scorer:
             raise ModelError(
                 f"categorical indices out of range for cardinalities {self.cardinalities.tolist()}"
             )
-        with self._threads(n):
-            return self._forward(numeric, categorical)[0].astype(np.float64)
+        return numeric, categorical
+
+    def forward(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """Logits ``[n]`` (float64, before calibration) for preprocessed inputs."""
+        numeric, categorical = self._check(numeric, categorical)
+        with self._threads(len(numeric)):
+            return np.asarray(self.model.logit(numeric, categorical), dtype=np.float64)
 
     def _threads(self, n: int) -> contextlib.AbstractContextManager:
         if self._blas is None or n < SINGLE_THREAD_FROM:
             return contextlib.nullcontext()
         return self._blas.limit(limits=1)
 
-    def _forward(self, numeric: np.ndarray, categorical: np.ndarray) -> tuple[np.ndarray, list]:
-        """Logits and, per hidden layer, what the backward pass needs: (xhat, rstd, h)."""
-        z = numeric @ self.first_w_numeric_t
-        z += self.first_b
-        for i, table in enumerate(self.tables):
-            z += table[categorical[:, i]]
-        cache: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        if not self.layers:
-            return z[:, 0], cache
-        h = z
-        for i, (weight_t, bias, gamma, beta, _) in enumerate(self.layers):
-            if i:  # layer 0's linear part is already in z
-                z = h @ weight_t
-                z += bias
-            inv_width = self.widths[i]
-            z -= (z.sum(axis=1) * inv_width)[:, None]  # centre (LayerNorm, biased variance)
-            var = np.vecdot(z, z) * inv_width
-            rstd = 1.0 / np.sqrt(var + self.eps)
-            z *= rstd[:, None]  # z is now x-hat
-            h = z * gamma
-            h += beta
-            np.maximum(h, 0.0, out=h)  # ReLU; h > 0 marks the active units for the backward
-            cache.append((z, rstd, h))
-        return h @ self.out_w + self.out_b, cache
-
-    def _first_layer_gradient(self, cache: list, n: int) -> np.ndarray:
-        """d logit / d z0 (the first linear layer's output), ``[n, H0]``."""
-        if not self.layers:
-            return np.ones((n, 1), dtype=self.dtype)
-        grad = self.out_w[None, :]
-        for i in range(len(self.layers) - 1, -1, -1):
-            xhat, rstd, h = cache[i]
-            gamma, inv_width = self.layers[i][2], self.widths[i]
-            g = (h > 0) * (grad * gamma)  # through ReLU and the LayerNorm gain
-            # LayerNorm backward: rstd * (g - mean(g) - xhat * mean(g * xhat))
-            g_mean = g.sum(axis=1) * inv_width
-            gx_mean = np.vecdot(g, xhat) * inv_width
-            g -= g_mean[:, None]
-            g -= xhat * gx_mean[:, None]
-            g *= rstd[:, None]
-            grad = g if i == 0 else g @ self.layers[i][4]
-        return grad
-
-    # -- scoring ---------------------------------------------------------------------------
     def contributions(self, batch: FeatureBatch) -> tuple[np.ndarray, np.ndarray]:
-        """Logits ``[n]`` and per-feature contributions ``[n, n_features]`` (model order).
-
-        Contribution = gradient x (input - reference), summed over each feature's input dims.
-        """
-        numeric = batch.numeric.astype(self.dtype, copy=False)
-        categorical = batch.categorical
-        n = numeric.shape[0]
-        with self._threads(n):
-            logits, contrib = self._contributions(numeric, categorical)
-        return logits.astype(np.float64), contrib
-
-    def _contributions(
-        self, numeric: np.ndarray, categorical: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = numeric.shape[0]
-        logits, cache = self._forward(numeric, categorical)
-        dz0 = self._first_layer_gradient(cache, n)
-        contrib = np.empty((n, self.features.size), dtype=self.dtype)
-        # numeric dims: (dz0 @ W0_numeric) * (x - 0); the reference is the median, 0 after scaling
-        contrib[:, : self.n_numeric_features] = ((dz0 @ self.first_w_numeric) * numeric) @ (
-            self.numeric_to_feature
-        )
-        if self.tables:
-            # categorical i: dz0 . (P_i[cat_i] - P_i(reference)), all in first-layer space
-            cat = contrib[:, self.n_numeric_features :]
-            np.matmul(dz0, self.ref_t, out=cat)
-            np.negative(cat, out=cat)
-            for i, table in enumerate(self.tables):
-                cat[:, i] += np.vecdot(dz0, table[categorical[:, i]])
-        return logits, contrib
+        """Logits ``[n]`` and per-feature contributions ``[n, n_features]`` (model order)."""
+        numeric, categorical = self._check(batch.numeric, batch.categorical)
+        with self._threads(len(numeric)):
+            logits, contrib = self.model.contributions(numeric, categorical)
+        return np.asarray(logits, dtype=np.float64), np.asarray(contrib)
 
     def score(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> ScoreBatch:
         """Score a batch of raw claims (a DataFrame or a dict of column lists/arrays)."""

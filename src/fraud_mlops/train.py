@@ -37,10 +37,21 @@ class InjectedFailure(RuntimeError):
     """Raised once by the ``FRAUD_MLOPS_FAIL_ONCE_MARKER`` test hook."""
 
 
+NEURAL_FAMILIES = ("mlp", "tabm")
+NUM_EMBEDDING_KINDS = ("none", "linear_relu", "periodic", "piecewise_linear")
+# Parameters that only one neural family reads: naming one for the other family is a mistake.
+FAMILY_ONLY = {
+    "mlp": {"hidden", "embedding_max_dim"},
+    "tabm": {"k", "n_blocks", "d_block", "arch_type"},
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one trial. Build from a search-space sample with :meth:`from_params`."""
+    """Hyperparameters of one neural trial. Build from a search-space sample with
+    :meth:`from_params`; ``family`` picks the network (``mlp`` or ``tabm``)."""
 
+    family: str = "mlp"
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = 0.1
     learning_rate: float = 2e-3
@@ -52,11 +63,24 @@ class TrainConfig:
     pos_weight: str | float = "sqrt"  # a number, "balanced" (neg/pos) or "sqrt" (sqrt of it)
     focal_gamma: float = 2.0
     embedding_max_dim: int = 16
+    # numeric embeddings (rtdl_num_embeddings), both families
+    num_embeddings: str = "none"
+    d_embedding: int = 16
+    n_bins: int = 32  # piecewise_linear: quantile bins per input, from the training split
+    n_frequencies: int = 16  # periodic
+    frequency_init_scale: float = 0.01  # periodic
+    # TabM
+    k: int = 16
+    n_blocks: int = 2
+    d_block: int = 128
+    arch_type: str = "tabm"  # "tabm" (BatchEnsemble) or "tabm-mini"
     seed: int = 0
     threads: int = 1
 
     def __post_init__(self) -> None:
         problems = []
+        if self.family not in NEURAL_FAMILIES:
+            problems.append(f"family={self.family!r} (use one of {', '.join(NEURAL_FAMILIES)})")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             problems.append(f"hidden={list(self.hidden)} (list positive layer widths)")
         if not 0.0 <= self.dropout < 1.0:
@@ -65,11 +89,33 @@ class TrainConfig:
             problems.append(f"learning_rate={self.learning_rate} (must be > 0)")
         if self.weight_decay < 0:
             problems.append(f"weight_decay={self.weight_decay} (must be >= 0)")
-        for name in ("batch_size", "max_epochs", "patience", "threads", "embedding_max_dim"):
+        for name in (
+            "batch_size",
+            "max_epochs",
+            "patience",
+            "threads",
+            "embedding_max_dim",
+            "d_embedding",
+            "n_frequencies",
+            "k",
+            "n_blocks",
+            "d_block",
+        ):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 1)")
+        if int(self.n_bins) < 2:
+            problems.append(f"n_bins={self.n_bins} (must be >= 2)")
+        if not self.frequency_init_scale > 0:
+            problems.append(f"frequency_init_scale={self.frequency_init_scale} (must be > 0)")
         if self.loss not in ("bce", "focal"):
             problems.append(f"loss={self.loss!r} (use 'bce' or 'focal')")
+        if self.num_embeddings not in NUM_EMBEDDING_KINDS:
+            problems.append(
+                f"num_embeddings={self.num_embeddings!r} (use one of "
+                f"{', '.join(NUM_EMBEDDING_KINDS)})"
+            )
+        if self.arch_type not in ("tabm", "tabm-mini"):
+            problems.append(f"arch_type={self.arch_type!r} (use 'tabm' or 'tabm-mini')")
         if isinstance(self.pos_weight, str):
             if self.pos_weight not in ("balanced", "sqrt"):
                 problems.append(f"pos_weight={self.pos_weight!r} (a number, 'balanced' or 'sqrt')")
@@ -80,7 +126,8 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> TrainConfig:
-        """Build from a plain dict (a search-space sample); unknown keys are an error."""
+        """Build from a plain dict (a search-space sample); unknown keys are an error, and so
+        is a parameter of the other neural family (e.g. ``hidden`` for TabM)."""
         merged = {**params, **overrides}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(merged) - known)
@@ -88,14 +135,26 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown training parameter(s) {unknown}; known ones: {', '.join(sorted(known))}"
             )
+        family = merged.get("family", "mlp")
+        for other, names in FAMILY_ONLY.items():
+            wrong = sorted(names & set(merged)) if other != family else []
+            if wrong and family in FAMILY_ONLY:
+                raise ConfigError(
+                    f"parameter(s) {wrong} belong to family {other!r}, not {family!r}; "
+                    f"{family} reads {', '.join(sorted(FAMILY_ONLY[family]))} instead"
+                )
         if "hidden" in merged:
             merged["hidden"] = tuple(int(h) for h in merged["hidden"])
         return cls(**merged)
 
     def to_params(self) -> dict[str, Any]:
-        """JSON-safe hyperparameters (for the manifest and the metrics table)."""
+        """JSON-safe hyperparameters of this family (for the manifest and the metrics table)."""
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        for other, names in FAMILY_ONLY.items():
+            if other != self.family:
+                for name in names:
+                    d.pop(name, None)
         return d
 
 
@@ -169,12 +228,11 @@ def train_model(
     cardinalities: list[int],
     config: TrainConfig,
 ) -> TrainResult:
-    """Train one model; keep the weights of the epoch with the best validation PR-AUC."""
+    """Train one neural trial; keep the weights of the epoch with the best validation PR-AUC."""
     import torch
     from sklearn.metrics import average_precision_score
 
-    from fraud_mlops.artifact import embedding_dim
-    from fraud_mlops.model import FraudMLP, build_architecture
+    from fraud_mlops.model import network_class
 
     fail_once_if_requested()
     y_tr = _check_inputs(train, y_train, "train")
@@ -183,14 +241,8 @@ def train_model(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 
-    architecture = build_architecture(
-        numeric_dim=int(train.numeric.shape[1]),
-        cardinalities=cardinalities,
-        hidden=config.hidden,
-        dropout=config.dropout,
-        embedding_dims=[embedding_dim(c, config.embedding_max_dim) for c in cardinalities],
-    )
-    model = FraudMLP(architecture)
+    architecture, bins = neural_architecture(train.numeric, cardinalities, config)
+    model = network_class(architecture)(architecture, bins)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -214,7 +266,9 @@ def train_model(
         for lo in range(0, n, config.batch_size):
             idx = order[lo : lo + config.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(num[idx], cat[idx]), target[idx])
+            # every ensemble member learns from the loss on its own logits (TabM's recipe)
+            logits = model.member_logits(num[idx], cat[idx])
+            loss = loss_fn(logits, target[idx, None].expand_as(logits))
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
@@ -258,9 +312,65 @@ def _loss(config: TrainConfig, pos_weight: Any):
     return focal
 
 
+def predict_logit(result: TrainResult, features: Features) -> np.ndarray:
+    """Logits of the trained (best-epoch) model, through torch."""
+    from fraud_mlops.model import network_class
+
+    model = network_class(result.architecture).from_numpy_weights(
+        result.architecture, result.weights
+    )
+    return model.predict_logit(features.numeric, features.categorical)
+
+
 def predict(result: TrainResult, features: Features) -> np.ndarray:
     """Probabilities of the trained (best-epoch) model, through torch."""
-    from fraud_mlops.model import FraudMLP
+    return 1.0 / (1.0 + np.exp(-predict_logit(result, features)))
 
-    model = FraudMLP.from_numpy_weights(result.architecture, result.weights)
-    return model.predict_proba(features.numeric, features.categorical)
+
+def neural_architecture(
+    train_numeric: np.ndarray, cardinalities: list[int], config: TrainConfig
+) -> tuple[dict[str, Any], list | None]:
+    """The architecture dict of ``config`` for these inputs, and the piecewise-linear bins
+    (computed on the training split) when that embedding is used."""
+    from fraud_mlops.artifact import embedding_dim
+    from fraud_mlops.model import (
+        build_architecture,
+        build_tabm_architecture,
+        compute_numeric_bins,
+    )
+
+    p = int(train_numeric.shape[1])
+    bins = None
+    spec: dict[str, Any] = {"kind": config.num_embeddings}
+    if config.num_embeddings != "none" and p:
+        spec["d_embedding"] = int(config.d_embedding)
+    if config.num_embeddings == "piecewise_linear" and p:
+        bins = compute_numeric_bins(train_numeric, config.n_bins)
+        spec.update(n_bins=[len(b) - 1 for b in bins], activation=False)
+    elif config.num_embeddings == "periodic":
+        spec.update(
+            n_frequencies=int(config.n_frequencies),
+            frequency_init_scale=float(config.frequency_init_scale),
+            activation=True,
+        )
+    if config.family == "tabm":
+        arch = build_tabm_architecture(
+            p,
+            cardinalities,
+            k=config.k,
+            n_blocks=config.n_blocks,
+            d_block=config.d_block,
+            dropout=config.dropout,
+            arch_type=config.arch_type,
+            num_embedding=spec,
+        )
+    else:
+        arch = build_architecture(
+            numeric_dim=p,
+            cardinalities=cardinalities,
+            hidden=config.hidden,
+            dropout=config.dropout,
+            embedding_dims=[embedding_dim(c, config.embedding_max_dim) for c in cardinalities],
+            num_embedding=spec,
+        )
+    return arch, bins

@@ -17,7 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "flows" / "fraud_detection_flow.py"
 # Two epochs on 3,000 claims do not make a good model; the margin lets the gate promote it so the
-# tests exercise publishing (quality is measured by `make bench`, not here).
+# tests exercise publishing (quality is measured by `make bench`, not here). `--trials 2` still
+# trains every family once (MLP, TabM, GBDT); 16 test frauds make selection use time-series CV.
 TINY = [
     "--sample-size",
     "3000",
@@ -40,7 +41,9 @@ namespace(None)
 run = Run("FraudDetectionFlow/" + sys.argv[1])
 out = {"successful": run.successful}
 if run.successful:
+    from fraud_mlops.reports import run_summary
     out["summary"] = run.data.summary
+    out["summary_text"] = run_summary(run.data.summary)
     out["outputs"] = run.data.outputs
     out["trials"] = run.data.trial_summaries
 tasks = list(run["train_trial"]) if "train_trial" in [s.id for s in run] else []
@@ -112,8 +115,24 @@ def test_full_run_publishes_a_champion_and_writes_the_lakehouse(first_run):
     summary = info["summary"]
     assert summary["promoted"] and summary["gate"]["passed"]
     assert summary["sizes"] == {"train": 2100, "validation": 450, "test": 450}
+    # "mlp" is the published candidate (legacy key), "baseline" the run's best GBDT
     assert set(summary["test_metrics"]) == {"mlp", "baseline"}  # no champion before this run
     assert 0 < summary["test_metrics"]["mlp"]["pr_auc"] <= 1
+    # every family was a candidate, with test intervals; the choice says how it was made
+    assert set(summary["families"]) == {"mlp", "tabm", "gbdt", "blend"}
+    for entry in summary["families"].values():
+        pr = entry["intervals"]["pr_auc"]
+        assert pr["low"] <= pr["value"] <= pr["high"] and entry["intervals"]["n_resamples"] >= 1000
+    selection = summary["selection"]
+    assert selection["method"] == "time-series cross-validation"  # 16 test frauds < 100
+    assert any("test split holds only" in w for w in selection["warnings"])
+    chosen = [c for c in selection["candidates"] if c["chosen"]]
+    assert [c["candidate"] for c in chosen] == [summary["candidate"]]
+    assert summary["family"] == summary["families"][summary["candidate"]]["family"]
+    assert summary["threshold_rule"] in ("cost", "budget")
+    assert (
+        info["summary_text"].count("95 %") >= 1 and "chosen by time-series" in info["summary_text"]
+    )
 
     from fraud_mlops.lakehouse import DRIFT, METRICS, PREDICTIONS, SCORING_SUMMARY, Lakehouse
     from fraud_mlops.store import ModelStore
@@ -122,6 +141,13 @@ def test_full_run_publishes_a_champion_and_writes_the_lakehouse(first_run):
     store = ModelStore(str(home / "models"))
     champion = store.champion("claims-fraud")
     assert champion is not None and champion["version"] == summary["version"]
+    assert champion["metrics"]["family"] == summary["family"]
+    assert champion["metrics"]["intervals"]["pr_auc"]["high"] <= 1
+    manifest = json.loads(
+        (home / "models" / "claims-fraud" / summary["version"] / "manifest.json").read_text()
+    )
+    assert manifest["family"] == summary["family"]
+    assert manifest["selection"]["candidate"] == summary["candidate"]
     lake = Lakehouse(str(home / "lakehouse"))
     predictions = lake.read(PREDICTIONS, run_id).to_pandas()
     assert len(predictions) == 3000 and set(predictions["split"]) == {"train", "validation", "test"}
@@ -153,9 +179,9 @@ def test_every_run_prints_its_summary_at_the_end(first_run):
 
 def test_a_trial_that_fails_once_succeeds_on_retry(first_run):
     _, _, info = first_run
-    assert len(info["trial_attempts"]) == 2
+    assert len(info["trial_attempts"]) == 3  # one trial per family
     assert max(info["trial_attempts"]) >= 1  # at least one trial needed a second attempt
-    assert len(info["trials"]) == 2
+    assert sorted(t["family"] for t in info["trials"]) == ["gbdt", "mlp", "tabm"]
 
 
 def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_run):
@@ -180,7 +206,7 @@ def test_a_late_failure_resumes_reusing_finished_trials(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = _client(tmp_path, resumed_id)
     assert info["successful"] and info["summary"]["promoted"]
-    assert info["trial_origin_runs"] == [failed_id, failed_id]  # cloned, not retrained
+    assert info["trial_origin_runs"] == [failed_id] * 3  # cloned, not retrained
     # The resumed run writes to the original run's lakehouse partition (one logical run).
     assert info["summary"]["run_id"] == failed_id
 
@@ -191,6 +217,10 @@ def test_a_late_failure_resumes_reusing_finished_trials(tmp_path):
         (["--trials", "0"], "--trials 0 is out of range"),
         (["--alert-budget", "1.5"], "alert budget must be a share between 0 and 1"),
         (["--schema", "fraud_oracle"], "pass --input-uri"),
+        (
+            ["--search-config", str(REPO / "tests" / "flows" / "bad_family.yaml")],
+            "unknown family 'resnet'",
+        ),
     ],
 )
 def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
@@ -242,9 +272,11 @@ def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = _client(tmp_path, run_id)["summary"]
     assert summary["rows"] == 15420
-    mlp, base = summary["test_metrics"]["mlp"], summary["test_metrics"]["baseline"]
     fraud_rate = 923 / 15420
-    assert mlp["pr_auc"] > fraud_rate and base["pr_auc"] > fraud_rate
+    for name, entry in summary["families"].items():
+        assert entry["test_pr_auc"] > fraud_rate, name  # every family learns on real claims
+    assert summary["selection"]["method"] == "validation"  # ~180 test frauds: enough to judge
+
 
 
 def test_trains_on_an_insurer_export_with_dates_and_question_marks(tmp_path):

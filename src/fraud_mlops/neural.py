@@ -1,0 +1,409 @@
+"""The neural families' forward pass in numpy (MLP and TabM), and their occlusion reasons.
+
+This mirrors the torch modules of ``fraud_mlops.model`` layer by layer (the tests hold every
+architecture to 1e-5 of torch). The weight names are the torch ``state_dict`` names, so the
+artifact's ``weights.npz`` is the model's state as torch sees it.
+
+Both families have the same first step: each input feature becomes a small block of the input
+vector (a numeric value through its numeric embedding — none, ``linear_relu``, ``periodic`` or
+``piecewise_linear`` from ``rtdl_num_embeddings`` — and a categorical value through its embedding
+table, or TabM's one-hot code), and the first linear layer mixes the blocks. That layer is linear
+in every block, so at load time each block is folded into it: the first layer's output is
+``bias + sum_f u_f(x_f)``, where ``u_f`` is a table lookup (categorical) or a tiny matmul
+(numeric). TabM's per-member scalings (``r``, ``s``) fold into the same tables: its k members
+simply make the first layer ``k`` times wider.
+
+Reasons are occlusion against the training reference: the contribution of feature ``f`` is
+``logit(x) - logit(x with f set to its reference)`` — the training median for a numeric feature
+(0 after robust scaling, not missing) and the most frequent training value for a categorical one.
+Because of the folding, the occluded first-layer outputs are ``z0 - u_f(x_f) + u_f(ref_f)``, so
+all features of all claims go through the rest of the network in one batched pass. A reason is
+therefore an exact statement: "set this feature to its usual value and the logit drops by this".
+
+On the scoring path: numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fraud_mlops.errors import ModelError
+
+NEURAL_TYPES = ("mlp_embeddings", "tabm")
+NUM_EMBEDDINGS = ("none", "linear_relu", "periodic", "piecewise_linear")
+TABM_ARCHS = ("tabm", "tabm-mini")
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+def num_embedding_of(architecture: Mapping[str, Any]) -> dict[str, Any]:
+    """The numeric-embedding section of an architecture (``{"kind": "none"}`` when absent)."""
+    spec = dict(architecture.get("num_embedding") or {"kind": "none"})
+    if spec.get("kind") not in NUM_EMBEDDINGS:
+        raise ModelError(
+            f"architecture num_embedding kind {spec.get('kind')!r} is not supported; "
+            f"use one of {', '.join(NUM_EMBEDDINGS)}"
+        )
+    return spec
+
+
+def numeric_width(architecture: Mapping[str, Any]) -> int:
+    """Width of one numeric input's block (1 without embeddings)."""
+    spec = num_embedding_of(architecture)
+    return 1 if spec["kind"] == "none" else int(spec["d_embedding"])
+
+
+def _num_embedding_shapes(spec: Mapping[str, Any], p: int, prefix: str) -> dict[str, tuple]:
+    kind = spec["kind"]
+    if kind == "none" or p == 0:
+        return {}
+    d = int(spec["d_embedding"])
+    if kind == "linear_relu":
+        return {f"{prefix}linear.weight": (p, d), f"{prefix}linear.bias": (p, d)}
+    if kind == "periodic":
+        nf = int(spec["n_frequencies"])
+        return {
+            f"{prefix}periodic.weight": (p, nf),
+            f"{prefix}linear.weight": (p, 2 * nf, d),
+            f"{prefix}linear.bias": (p, d),
+        }
+    bins = [int(b) for b in spec["n_bins"]]
+    if len(bins) != p or min(bins) < 1:
+        raise ModelError(f"piecewise_linear n_bins {bins} must list one count >= 1 per input")
+    m = max(bins)
+    shapes = {
+        f"{prefix}linear0.weight": (p, d),
+        f"{prefix}linear0.bias": (p, d),
+        f"{prefix}impl.weight": (p, m),
+        f"{prefix}impl.bias": (p, m),
+        f"{prefix}linear.weight": (p, m, d),
+    }
+    if min(bins) == 1:
+        shapes[f"{prefix}impl.single_bin_mask"] = (p,)
+    if len(set(bins)) > 1:
+        shapes[f"{prefix}impl.mask"] = (p, m)
+    return shapes
+
+
+def expected_shapes(architecture: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The weight names (torch ``state_dict`` naming) and shapes of a neural architecture."""
+    kind = architecture.get("type")
+    try:
+        p = int(architecture["numeric_dim"])
+        cards = [int(c) for c in architecture["cardinalities"]]
+        width_num = numeric_width(architecture)
+        if kind == "mlp_embeddings":
+            return _mlp_shapes(architecture, p, cards, width_num)
+        if kind == "tabm":
+            return _tabm_shapes(architecture, p, cards, width_num)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"architecture is malformed ({exc!r}): {dict(architecture)}") from None
+    raise ModelError(f"architecture type {kind!r} is not a neural family ({NEURAL_TYPES})")
+
+
+def _mlp_shapes(arch: Mapping[str, Any], p: int, cards: list[int], w: int) -> dict[str, tuple]:
+    dims = [int(d) for d in arch["embedding_dims"]]
+    if len(cards) != len(dims):
+        raise ModelError(f"architecture: {len(cards)} cardinalities but {len(dims)} embedding_dims")
+    for key, want in (("norm", "layernorm"), ("activation", "relu")):
+        if arch.get(key, want) != want:
+            raise ModelError(f"architecture {key} {arch.get(key)!r} is not supported")
+    shapes = _num_embedding_shapes(num_embedding_of(arch), p, "num_module.")
+    for i, (c, d) in enumerate(zip(cards, dims, strict=True)):
+        shapes[f"emb.{i}.weight"] = (c, d)
+    width = p * w + sum(dims)
+    for layer, h in enumerate(int(h) for h in arch["hidden"]):
+        shapes[f"hidden.{layer}.linear.weight"] = (h, width)
+        shapes[f"hidden.{layer}.linear.bias"] = (h,)
+        shapes[f"hidden.{layer}.norm.weight"] = (h,)
+        shapes[f"hidden.{layer}.norm.bias"] = (h,)
+        width = h
+    shapes["out.weight"] = (1, width)
+    shapes["out.bias"] = (1,)
+    return shapes
+
+
+def _tabm_shapes(arch: Mapping[str, Any], p: int, cards: list[int], w: int) -> dict[str, tuple]:
+    k, n_blocks, d_block = int(arch["k"]), int(arch["n_blocks"]), int(arch["d_block"])
+    arch_type = arch.get("arch_type", "tabm")
+    if arch_type not in TABM_ARCHS:
+        raise ModelError(f"TabM arch_type {arch_type!r} is not supported; use {TABM_ARCHS}")
+    shapes = _num_embedding_shapes(num_embedding_of(arch), p, "net.num_module.")
+    d_in = p * w + sum(cards)
+    if arch_type == "tabm-mini":
+        shapes["net.backbone.affine.weight"] = (k, d_in)
+    for layer in range(n_blocks):
+        width = d_in if layer == 0 else d_block
+        pre = f"net.backbone.blocks.{layer}.0."
+        shapes[pre + "weight"] = (d_block, width)
+        if arch_type == "tabm":
+            shapes[pre + "r"] = (k, width)
+            shapes[pre + "s"] = (k, d_block)
+            shapes[pre + "bias"] = (k, d_block)
+        else:
+            shapes[pre + "bias"] = (d_block,)
+    shapes["net.output.weight"] = (k, d_block, 1)
+    shapes["net.output.bias"] = (k, 1)
+    return shapes
+
+
+# -- numeric embeddings ---------------------------------------------------------------------------
+class _NumericEmbedding:
+    """``rtdl_num_embeddings``' modules in numpy: ``x [n, p] -> [n, p, d]``."""
+
+    def __init__(self, spec: Mapping[str, Any], w: Mapping[str, np.ndarray], prefix: str, dt):
+        self.kind = spec["kind"]
+        self.dt = dt
+        self.activation = bool(spec.get("activation", self.kind != "piecewise_linear"))
+        g = {k[len(prefix) :]: np.asarray(v) for k, v in w.items() if k.startswith(prefix)}
+        if self.kind == "linear_relu":
+            self.weight, self.bias = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
+        elif self.kind == "periodic":
+            self.freq = (2 * np.pi * g["periodic.weight"].astype(np.float64)).astype(dt)
+            self.lin_w, self.lin_b = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
+        elif self.kind == "piecewise_linear":
+            self.w0, self.b0 = g["linear0.weight"].astype(dt), g["linear0.bias"].astype(dt)
+            self.ple_w, self.ple_b = g["impl.weight"].astype(dt), g["impl.bias"].astype(dt)
+            self.lin_w = g["linear.weight"].astype(dt)
+            single = g.get("impl.single_bin_mask")
+            self.single = None if single is None else single.astype(bool)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "none":
+            return x[:, :, None]
+        if self.kind == "linear_relu":
+            return np.maximum(x[:, :, None] * self.weight + self.bias, 0)
+        if self.kind == "periodic":
+            angle = x[:, :, None] * self.freq  # the torch order: (2 pi w) x
+            v = np.concatenate([np.cos(angle), np.sin(angle)], axis=-1)  # [n, p, 2k]
+            out = np.matmul(v.transpose(1, 0, 2), self.lin_w).transpose(1, 0, 2) + self.lin_b
+            return np.maximum(out, 0) if self.activation else out
+        # piecewise_linear (version B): linear0(x) + [ReLU](NLinear(PLE(x)))
+        ple = x[:, :, None] * self.ple_w + self.ple_b
+        if ple.shape[-1] > 1:
+            last = ple[..., -1]
+            clamped_last = np.maximum(last, 0)
+            if self.single is not None:
+                clamped_last = np.where(self.single, last, clamped_last)
+            ple[..., 0] = np.minimum(ple[..., 0], 1)
+            np.clip(ple[..., 1:-1], 0, 1, out=ple[..., 1:-1])
+            ple[..., -1] = clamped_last
+        out = np.matmul(ple.transpose(1, 0, 2), self.lin_w).transpose(1, 0, 2)
+        if self.activation:
+            out = np.maximum(out, 0)
+        return out + (x[:, :, None] * self.w0 + self.b0)
+
+
+# -- the network ----------------------------------------------------------------------------------
+class NeuralNet:
+    """A neural-family model in numpy, with its first layer folded per input feature.
+
+    Attributes of interest: ``k`` (ensemble members; 1 for the MLP), ``width`` (first-layer width
+    per member).
+    """
+
+    def __init__(self, architecture: Mapping[str, Any], weights: Mapping[str, np.ndarray]):
+        dt = self.dtype = np.float32
+        self.kind = architecture["type"]
+        shapes = expected_shapes(architecture)
+        missing = sorted(set(shapes) - set(weights))
+        if missing:
+            raise ModelError(f"weights do not fit the architecture: missing {missing}")
+        w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        self.p = int(architecture["numeric_dim"])
+        self.cardinalities = np.array(architecture["cardinalities"], dtype=np.int64)
+        prefix = "num_module." if self.kind == "mlp_embeddings" else "net.num_module."
+        spec = num_embedding_of(architecture)
+        self.embed = _NumericEmbedding(spec, weights, prefix, dt)
+        d_num = numeric_width(architecture)
+        if self.kind == "mlp_embeddings":
+            first_w, first_b, cat_tables = self._mlp(architecture, w)
+            self.k, r, s = 1, None, None
+        else:
+            first_w, first_b, cat_tables, r, s = self._tabm(architecture, w)
+        # first_w: [H, D_in] shared matrix; r: [k, D_in] input scaling; s: [k, H] output scaling.
+        h = first_w.shape[0]
+        self.width = h
+        r = np.ones((self.k, first_w.shape[1])) if r is None else r
+        s = np.ones((self.k, h)) if s is None else s
+        # numeric dim j, embedding channel e -> [k * H]: s_i * W[:, col] * r_i[col]
+        cols = np.arange(self.p * d_num).reshape(self.p, d_num)
+        wn = first_w[:, cols]  # [H, p, d]
+        folded = np.einsum("hpd,kpd,kh->pdkh", wn, r[:, cols], s) if self.p else None
+        self.first_num = (
+            np.ascontiguousarray(folded.reshape(self.p, d_num, self.k * h), dtype=dt)
+            if folded is not None
+            else np.zeros((0, d_num, self.k * h), dtype=dt)
+        )
+        # categorical i: its tables (rows = codes) through the same fold -> [card_i, k * H]
+        col = self.p * d_num
+        tables = []
+        for table in cat_tables:
+            width = table.shape[1]
+            block = slice(col, col + width)
+            proj = np.einsum("cd,hd,kd,kh->ckh", table, first_w[:, block], r[:, block], s)
+            tables.append(proj.reshape(table.shape[0], self.k * h))
+            col += width
+        self.offsets = np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]]).astype(np.int64)
+        self.cat_table = np.ascontiguousarray(
+            np.concatenate(tables) if tables else np.zeros((0, self.k * h)), dtype=dt
+        )
+        self.first_b = np.ascontiguousarray(np.broadcast_to(first_b, (self.k, h)).reshape(-1), dt)
+
+    # -- family specifics --------------------------------------------------------------------
+    def _mlp(self, arch: Mapping[str, Any], w: dict[str, np.ndarray]):
+        dt = self.dtype
+        hidden = [int(h) for h in arch["hidden"]]
+        tables = [w[f"emb.{i}.weight"] for i in range(len(arch["cardinalities"]))]
+        self.eps = dt(arch.get("norm_eps", 1e-5))
+        self.layers = [
+            (
+                np.ascontiguousarray(w[f"hidden.{i}.linear.weight"].T, dtype=dt),
+                w[f"hidden.{i}.linear.bias"].astype(dt),
+                w[f"hidden.{i}.norm.weight"].astype(dt),
+                w[f"hidden.{i}.norm.bias"].astype(dt),
+            )
+            for i in range(len(hidden))
+        ]
+        self.inv_widths = [dt(1.0 / h) for h in hidden]
+        self.out_w = w["out.weight"][0].astype(dt)
+        self.out_b = dt(w["out.bias"][0])
+        if hidden:
+            return w["hidden.0.linear.weight"], w["hidden.0.linear.bias"], tables
+        return w["out.weight"], w["out.bias"], tables
+
+    def _tabm(self, arch: Mapping[str, Any], w: dict[str, np.ndarray]):
+        dt = self.dtype
+        self.k = int(arch["k"])
+        self.arch_type = arch.get("arch_type", "tabm")
+        n_blocks = int(arch["n_blocks"])
+        # TabM one-hot encodes categoricals: the "embedding table" of feature i is the identity.
+        tables = [np.eye(int(c)) for c in arch["cardinalities"]]
+        pre = "net.backbone.blocks."
+        self.blocks = []
+        for layer in range(1, n_blocks):
+            weight = np.ascontiguousarray(w[f"{pre}{layer}.0.weight"].T, dtype=dt)
+            if self.arch_type == "tabm":
+                self.blocks.append(
+                    (
+                        weight,
+                        w[f"{pre}{layer}.0.r"].astype(dt),
+                        w[f"{pre}{layer}.0.s"].astype(dt),
+                        w[f"{pre}{layer}.0.bias"].astype(dt),
+                    )
+                )
+            else:
+                self.blocks.append((weight, None, None, w[f"{pre}{layer}.0.bias"].astype(dt)))
+        self.out_w = np.ascontiguousarray(w["net.output.weight"][:, :, 0], dtype=dt)  # [k, H]
+        self.out_b = w["net.output.bias"][:, 0].astype(dt)  # [k]
+        first = w[f"{pre}0.0.weight"]
+        if self.arch_type == "tabm":
+            return first, w[f"{pre}0.0.bias"], tables, w[f"{pre}0.0.r"], w[f"{pre}0.0.s"]
+        return first, w[f"{pre}0.0.bias"], tables, w["net.backbone.affine.weight"], None
+
+    # -- passes -------------------------------------------------------------------------------
+    def _parts(self, numeric: np.ndarray, categorical: np.ndarray):
+        """Per-input first-layer terms: numeric ``[p, n, kH]``, categorical ``[n, c, kH]``."""
+        rep = self.embed(numeric.astype(self.dtype, copy=False))  # [n, p, d]
+        if rep.shape[2] == 1:  # raw numerics: an outer product per input, no matmul needed
+            u_num = rep[:, :, 0].T[:, :, None] * self.first_num[:, 0, None, :]
+        else:  # contiguous [p, n, d]: one BLAS product per input, not numpy's slow loop
+            u_num = np.matmul(np.ascontiguousarray(rep.transpose(1, 0, 2)), self.first_num)
+        u_cat = self.cat_table[categorical + self.offsets]
+        return u_num, u_cat
+
+    def _first_layer(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """The first linear layer's output ``[n, kH]`` (one product for all numeric inputs)."""
+        rep = self.embed(numeric.astype(self.dtype, copy=False))
+        n, p, d = rep.shape
+        z = rep.reshape(n, p * d) @ self.first_num.reshape(p * d, self.first_num.shape[2])
+        z += self.first_b
+        if self.offsets.size:
+            z += self.cat_table[categorical + self.offsets].sum(axis=1)
+        return z
+
+    def _rest(self, z: np.ndarray) -> np.ndarray:
+        """Everything after the first linear layer: ``[m, k * H] -> logits [m]``."""
+        if self.kind == "mlp_embeddings":
+            if not self.layers:
+                return z[:, 0]
+            h = z
+            for i, (weight_t, bias, gamma, beta) in enumerate(self.layers):
+                if i:
+                    z = h @ weight_t
+                    z += bias
+                inv_width = self.inv_widths[i]
+                z = z - (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
+                z *= (1.0 / np.sqrt(np.vecdot(z, z) * inv_width + self.eps))[:, None]
+                h = z * gamma
+                h += beta
+                np.maximum(h, 0.0, out=h)
+            return h @ self.out_w + self.out_b
+        x = np.maximum(z, 0).reshape(z.shape[0], self.k, self.width)
+        for weight_t, r, s, bias in self.blocks:
+            x = (x if r is None else x * r) @ weight_t
+            if s is not None:
+                x *= s
+            x += bias
+            np.maximum(x, 0, out=x)
+        # TabM's prediction: the mean of its k members' logits
+        return (np.vecdot(x, self.out_w) + self.out_b).mean(axis=1)
+
+    def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """Logits ``[n]`` (float64) for preprocessed inputs."""
+        return self._rest(self._first_layer(numeric, categorical)).astype(np.float64)
+
+    def occlusion(
+        self,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+        numeric_groups: np.ndarray,
+        n_features: int,
+        reference_numeric: np.ndarray,
+        reference_categorical: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits ``[n]`` and per-feature occlusion contributions ``[n, n_features]``.
+
+        Args:
+            numeric_groups: ``[p, f_num]`` 0/1 matrix mapping numeric input dims to the schema's
+                numeric features (a value and its missing indicator belong to one feature).
+            n_features: numeric features + categorical features (categoricals come last).
+            reference_numeric: ``[p]`` the reference inputs (0: median, not missing).
+            reference_categorical: ``[c]`` the reference code of each categorical feature.
+        """
+        n = numeric.shape[0]
+        u_num, u_cat = self._parts(numeric, categorical)  # [p, n, kH], [n, c, kH]
+        z0 = u_num.sum(axis=0) + u_cat.sum(axis=1) + self.first_b  # [n, kH]
+        ref_num, ref_cat = self._parts(
+            reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
+        )
+        delta_num = ref_num - u_num  # [p, n, kH]
+        # numeric inputs -> schema features: [f, p] @ [p, n*kH]
+        width = z0.shape[1]
+        grouped = (numeric_groups.T @ delta_num.reshape(delta_num.shape[0], n * width)).reshape(
+            numeric_groups.shape[1], n, width
+        )
+        f_num = grouped.shape[0]
+        if f_num + u_cat.shape[1] != n_features:
+            raise ModelError(f"{f_num + u_cat.shape[1]} feature groups for {n_features} features")
+        # row 0: the claim; row 1 + f: the claim with feature f at its reference
+        stacked = np.empty((n, n_features + 1, z0.shape[1]), dtype=self.dtype)
+        stacked[:, 0] = z0
+        np.add(grouped.transpose(1, 0, 2), z0[:, None, :], out=stacked[:, 1 : 1 + f_num])
+        np.subtract(ref_cat, u_cat, out=stacked[:, 1 + f_num :])
+        stacked[:, 1 + f_num :] += z0[:, None, :]
+        logits = self._rest(stacked.reshape(n * (n_features + 1), z0.shape[1]))
+        logits = logits.reshape(n, n_features + 1)
+        full = logits[:, 0].astype(np.float64)
+        return full, (logits[:, :1] - logits[:, 1:]).astype(np.float64)
+
+
+def feature_groups(source_of_numeric_dim: Sequence[str], numeric_features: Sequence[str]):
+    """The ``[p, f_num]`` 0/1 matrix from numeric input dims to numeric schema features."""
+    index = {name: j for j, name in enumerate(numeric_features)}
+    groups = np.zeros((len(source_of_numeric_dim), len(numeric_features)), dtype=np.float32)
+    for dim, source in enumerate(source_of_numeric_dim):
+        groups[dim, index[source]] = 1.0
+    return groups
