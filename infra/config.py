@@ -106,7 +106,10 @@ class PlatformConfig(_Section):
         "forceDestroy", False, "let `pulumi destroy` delete non-empty buckets (dev only)"
     )
     datastore_retention_days: int = key(
-        "datastoreRetentionDays", 90, "expire Metaflow datastore objects after N days", ge=1
+        "datastoreRetentionDays",
+        90,
+        "keep overwritten/deleted datastore object versions N days (current objects never expire)",
+        ge=1,
     )
     log_retention_days: int = key(
         "logRetentionDays",
