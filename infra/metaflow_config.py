@@ -48,10 +48,19 @@ def metaflow_config(v: MetaflowInputs) -> dict[str, str]:
         "METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE": v.events_role_arn,
         "METAFLOW_SFN_DYNAMO_DB_TABLE": v.table_name,
         "METAFLOW_SFN_STATE_MACHINE_PREFIX": v.state_machine_prefix,
-        "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN": v.log_group_arn,
+        "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN": logging_destination(v.log_group_arn),
         "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "aws-secrets-manager",
         "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION": v.region,
     }
+
+
+def logging_destination(log_group_arn: str) -> str:
+    """A log group ARN as Step Functions wants it for a logging destination: ending in ``:*``.
+
+    The provider's ``LogGroup.arn`` has no ``:*``; CreateStateMachine rejects a destination
+    without it, which breaks ``step-functions create --log-execution-history``.
+    """
+    return log_group_arn if log_group_arn.endswith(":*") else f"{log_group_arn}:*"
 
 
 def flow_environment(
