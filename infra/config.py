@@ -178,6 +178,12 @@ class ComputeConfig(_Section):
     gpu_max_vcpus: int = key("gpuMaxVcpus", 16, "vCPU cap of the GPU compute environment", ge=1)
     image_tag: str = key("imageTag", "latest", "tag of the training image in the stack's ECR")
     ecr_keep_images: int = key("ecrKeepImages", 30, "ECR lifecycle: keep the newest N images", ge=1)
+    manage_batch_log_group: bool = key(
+        "manageBatchLogGroup",
+        True,
+        "create Batch's /aws/batch/job log group with logRetentionDays (one stack per "
+        "account+region may own it: false on the others)",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> ComputeConfig:

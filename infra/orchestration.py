@@ -82,7 +82,9 @@ class Orchestration(pulumi.ComponentResource):
             args.account_id,
             policies.SFN_BATCH_EVENTS_RULE,
         )
-        self.sfn_role = service_role(f"{name}-sfn", "states.amazonaws.com", args.tags, opts_)
+        self.sfn_role = service_role(
+            f"{name}-sfn", "states.amazonaws.com", args.tags, opts_, args.account_id
+        )
         aws.iam.RolePolicy(
             f"{name}-sfn",
             role=self.sfn_role.id,
@@ -96,7 +98,9 @@ class Orchestration(pulumi.ComponentResource):
             ),
             opts=opts_,
         )
-        self.events_role = service_role(f"{name}-events", "events.amazonaws.com", args.tags, opts_)
+        self.events_role = service_role(
+            f"{name}-events", "events.amazonaws.com", args.tags, opts_, args.account_id
+        )
         aws.iam.RolePolicy(
             f"{name}-events",
             role=self.events_role.id,

@@ -49,11 +49,31 @@ def allow(actions: Iterable[str], resources: str | Sequence[str], sid: str = "")
     return stmt
 
 
-def assume_role(service: str) -> dict:
-    """Trust policy letting one AWS service (e.g. ``states.amazonaws.com``) assume the role."""
-    return document(
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    )
+# Services whose documentation gives ``aws:SourceAccount`` for role trust policies (cross-service
+# confused-deputy prevention). EC2 (instance profiles) and Lambda (execution roles) assume a role
+# for the account's own instance/function and are not listed: the key is not documented there.
+SOURCE_ACCOUNT_SERVICES = frozenset(
+    {
+        "states.amazonaws.com",
+        "events.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+        "sagemaker.amazonaws.com",
+        "ecs.amazonaws.com",
+        "apigateway.amazonaws.com",
+    }
+)
+
+
+def assume_role(service: str, account_id: str | None = None) -> dict:
+    """Trust policy letting one AWS service (e.g. ``states.amazonaws.com``) assume the role.
+
+    With ``account_id`` the service may assume it only on behalf of that account's resources
+    (``aws:SourceAccount``), so another account cannot make the service act with this role.
+    """
+    stmt: dict = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if account_id is not None:
+        stmt["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return document(stmt)
 
 
 def tls_only_bucket(bucket_arn: str) -> dict:

@@ -67,6 +67,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             subnet_ids=cfg.subnet_ids,
             secret_arns=secret_arns,
             force_destroy=cfg.force_destroy,
+            log_retention_days=cfg.log_retention_days,
             tags=tags,
         ),
         provider=aws_provider,

@@ -152,3 +152,24 @@ def test_entry_point_refuses_a_missing_lambda_zip(tmp_path):
             runpy.run_path(str(REPO / "infra" / "__main__.py"), run_name="__main__")
     finally:
         pulumi.runtime.set_all_config({})
+
+
+def test_service_trust_policies_are_bound_to_the_stack_account(build):
+    """aws:SourceAccount on every service that documents it: no confused deputy."""
+    from tools.pulumi_mocks import ACCOUNT
+
+    checked = set()
+    for run in (build("dev"), build("prod"), build("dev", sagemakerEnabled="true")):
+        for role in run.of_type("aws:iam/role:Role"):
+            (stmt,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+            service = stmt["Principal"]["Service"]
+            if service in policies.SOURCE_ACCOUNT_SERVICES:
+                condition = stmt.get("Condition", {}).get("StringEquals", {})
+                assert condition.get("aws:SourceAccount") == ACCOUNT, role.name
+                checked.add(service)
+    assert checked >= {
+        "states.amazonaws.com",
+        "events.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+        "sagemaker.amazonaws.com",
+    }
