@@ -77,11 +77,17 @@ test-junit: $(STAMP) $(AZURITE_STAMP) ## the whole test suite, writing a JUnit r
 	@mkdir -p $(dir $(JUNIT_XML))
 	$(PY) -m pytest -q --junitxml=$(JUNIT_XML)
 
-pulumi-preview: ## pulumi preview of STACK (default dev) with a diff; changes nothing
-	pulumi preview --stack $(STACK) --diff --non-interactive
+# PLAN=<file>: preview saves its update plan there, and up applies exactly that plan (Jenkins
+# archives it between the two). Both run the CrossGuard pack in policy/ (mandatory rules fail).
+PLAN ?=
+POLICY_PACK := policy
 
-pulumi-up: ## pulumi up of STACK (default dev), non-interactive: Jenkins gates it (main, prod approval)
-	pulumi up --stack $(STACK) --yes --non-interactive
+pulumi-preview: $(STAMP) ## pulumi preview of STACK (default dev) with a diff and the policy pack; PLAN=file saves the plan
+	$(if $(PLAN),@mkdir -p $(dir $(PLAN)))
+	pulumi preview --stack $(STACK) --diff --non-interactive --policy-pack $(POLICY_PACK) $(if $(PLAN),--save-plan $(PLAN))
+
+pulumi-up: $(STAMP) ## pulumi up of STACK, non-interactive (Jenkins gates it); PLAN=file applies exactly that saved plan
+	pulumi up --stack $(STACK) --yes --non-interactive --policy-pack $(POLICY_PACK) $(if $(PLAN),--plan $(PLAN))
 
 # --- infrastructure (see docs/infrastructure.md) -------------------------------------------------
 .PHONY: plan
