@@ -73,9 +73,7 @@ class Orchestration(pulumi.ComponentResource):
         )
 
         arn = pulumi.Output.format
-        job_definition_prefix = arn(
-            "arn:aws:batch:{0}:{1}:job-definition/", args.region, args.account_id
-        )
+        batch_prefix = arn("arn:aws:batch:{0}:{1}:", args.region, args.account_id)
         events_rule = arn(
             "arn:aws:events:{0}:{1}:rule/{2}",
             args.region,
@@ -91,7 +89,7 @@ class Orchestration(pulumi.ComponentResource):
             policy=policy_json(
                 policies.step_functions_role,
                 pulumi.Output.all(*args.job_queue_arns),
-                job_definition_prefix,
+                batch_prefix,
                 events_rule,
                 args.datastore_bucket_arn,
                 self.table.arn,

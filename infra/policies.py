@@ -16,7 +16,6 @@ UNSCOPABLE = frozenset(
         "batch:DescribeJobDefinitions",
         "batch:DescribeJobQueues",
         "batch:DescribeComputeEnvironments",
-        "batch:TerminateJob",
         "ecr:GetAuthorizationToken",
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -125,22 +124,29 @@ def ecs_execution_role(repository_arn: str, log_group_arn: str) -> dict:
 
 def step_functions_role(
     job_queue_arns: Sequence[str],
-    job_definition_arn_prefix: str,
+    batch_arn_prefix: str,
     events_rule_arn: str,
     datastore_bucket_arn: str,
     table_arn: str,
 ) -> dict:
     """What Metaflow's state machines need: submit to THIS stack's queues and track the jobs.
 
-    ``job_definition_arn_prefix`` is ``arn:aws:batch:<region>:<account>:job-definition/``.
+    ``batch_arn_prefix`` is ``arn:aws:batch:<region>:<account>:``. SubmitJob is authorized on the
+    queue, the job definition *and* the new job (``job/*``), so all three are listed.
     """
+    jobs = f"{batch_arn_prefix}job/*"
     return document(
         allow(
             ["batch:SubmitJob"],
-            [*job_queue_arns, f"{job_definition_arn_prefix}{METAFLOW_JOB_DEFINITION}"],
+            [
+                *job_queue_arns,
+                f"{batch_arn_prefix}job-definition/{METAFLOW_JOB_DEFINITION}",
+                jobs,
+            ],
             "SubmitToStackQueues",
         ),
-        allow(["batch:DescribeJobs", "batch:TerminateJob"], "*", "TrackJobs"),
+        allow(["batch:DescribeJobs"], "*", "TrackJobs"),
+        allow(["batch:TerminateJob"], [jobs], "StopJobs"),
         allow(
             ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             [events_rule_arn],

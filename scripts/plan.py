@@ -78,6 +78,7 @@ def _short(value, limit: int = 110) -> str:
 
 def print_plan(stack: str) -> int:
     from infra import policies
+    from tools import iam_lint
     from tools.pulumi_mocks import run_program
     from tools.stack_files import config_from_stack_file
 
@@ -113,7 +114,15 @@ def print_plan(stack: str) -> int:
     if run.secret_outputs:
         print("  secret outputs: " + ", ".join(sorted(run.secret_outputs)))
     print("  IAM check: " + ("OK, no wildcard grants" if not problems else "; ".join(problems)))
-    return 1 if problems else 0
+    documents = iam_lint.documents(run)
+    linted = iam_lint.run_findings(run)
+    print(
+        f"  parliament: {len(documents)} IAM documents, "
+        + ("no findings" if not linted else f"{len(linted)} finding(s):")
+    )
+    for finding in linted:
+        print(f"    {finding}")
+    return 1 if problems or linted else 0
 
 
 def main(argv: list[str]) -> int:

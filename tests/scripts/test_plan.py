@@ -26,8 +26,9 @@ def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
     assert "aws:lambda/functionUrl:FunctionUrl" in out
     assert "authorizationType: AWS_IAM" in out
     assert "IAM check: OK" in out
-    assert "47 cloud resources (47 aws) in 4 components" in out
-    assert "67 cloud resources (51 aws, 1 databricks, 15 snowflake) in 6 components" in out
+    assert out.count("IAM documents, no findings") == 2  # parliament, both stacks
+    assert "49 cloud resources (49 aws) in 4 components" in out
+    assert "72 cloud resources (53 aws, 1 databricks, 18 snowflake) in 6 components" in out
 
 
 def test_plan_hides_secret_inputs(plan, capsys):
