@@ -105,6 +105,12 @@ class PlatformConfig(_Section):
     force_destroy: bool = key(
         "forceDestroy", False, "let `pulumi destroy` delete non-empty buckets (dev only)"
     )
+    protect_data: bool = key(
+        "protectData",
+        False,
+        "Pulumi `protect` on the data buckets, the models KMS key and the Snowflake database "
+        "(prod: on): destroy/replace refuses until `pulumi state unprotect`",
+    )
     datastore_retention_days: int = key(
         "datastoreRetentionDays",
         90,

@@ -43,6 +43,7 @@ class SnowflakeArgs:
     prefix: str
     config: SnowflakeConfig
     aws_provider: pulumi.ProviderResource | None = None
+    protect: bool = False  # Pulumi `protect` on the database (it holds every table)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -75,7 +76,10 @@ class Warehouse(pulumi.ComponentResource):
         opts_ = child(self, provider)
         ident = args.prefix.upper().replace("-", "_")
         self.database = snowflake.Database(
-            f"{name}-db", name=cfg.database, comment=f"{args.prefix} model metrics", opts=opts_
+            f"{name}-db",
+            name=cfg.database,
+            comment=f"{args.prefix} model metrics",
+            opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=args.protect)),
         )
         self.schema = snowflake.Schema(
             f"{name}-schema",

@@ -36,6 +36,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             prefix=cfg.prefix,
             datastore_retention_days=cfg.datastore_retention_days,
             force_destroy=cfg.force_destroy,
+            protect=cfg.protect_data,
             tags=tags,
         ),
         provider=aws_provider,
@@ -47,7 +48,12 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
 
         warehouse = Warehouse(
             name,
-            SnowflakeArgs(prefix=cfg.prefix, config=cfg.snowflake, aws_provider=aws_provider),
+            SnowflakeArgs(
+                prefix=cfg.prefix,
+                config=cfg.snowflake,
+                aws_provider=aws_provider,
+                protect=cfg.protect_data,
+            ),
             provider=make_provider("snowflake", cfg.snowflake),
         )
     secret_arns = (

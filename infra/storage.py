@@ -32,6 +32,8 @@ class StorageArgs:
     datastore_retention_days: int
     force_destroy: bool = False
     noncurrent_model_days: int = 90
+    # Pulumi `protect` on the buckets and the key: deleting or replacing them fails the update.
+    protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,7 +56,7 @@ class Storage(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=args.tags,
-            opts=opts_,
+            opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=args.protect)),
         )
         aws.kms.Alias(
             f"{name}-models",
@@ -111,7 +113,7 @@ class Storage(pulumi.ComponentResource):
             bucket_prefix=f"{args.prefix}-{role}-",
             force_destroy=args.force_destroy,
             tags={**args.tags, "role": role},
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)),
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-{role}",

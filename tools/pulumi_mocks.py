@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ class Recorded:
     inputs: dict[str, Any]
     secret_inputs: frozenset[str]
     provider: str | None = None
+    # Resource options the engine sees (recorded by RecordingMonitor): URN, parent URN, protect.
+    urn: str = ""
+    parent: str = ""
+    protect: bool = False
 
 
 @dataclass
@@ -121,10 +126,36 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the mock runtime has no answer for {args.token}")
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock monitor, also recording what ``Mocks`` never sees: URN, parent and ``protect``.
+
+    The policy pack's rules read these (``protect`` on prod data, providers' default tags).
+    """
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):  # the gRPC method name
+        response = super().RegisterResource(request)
+        with self._lock:
+            for r in reversed(self.mocks.resources):
+                if r.type == request.type and r.name == request.name and not r.urn:
+                    r.urn, r.parent, r.protect = response.urn, request.parent, request.protect
+                    break
+        return response
+
+
 def run_program(cfg) -> MockRun:
     """Build the stack for ``cfg`` (a StackConfig) under the mocks; return what it registered."""
     mocks = RecordingMocks(cfg.aws_region)
-    pulumi.runtime.set_mocks(mocks, project=cfg.project, stack=cfg.stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=cfg.project,
+        stack=cfg.stack,
+        preview=False,
+        monitor=RecordingMonitor(mocks),
+    )
     from infra.stack import build_stack  # after set_mocks: providers bind to the mock monitor
 
     run = MockRun(stack=cfg.stack)
