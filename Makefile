@@ -17,13 +17,16 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # Install everything pinned. Re-running is a no-op unless pyproject.toml or requirements.lock change.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock policy/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
 	# torch first and exactly: 2.13.0 is the CPU wheel; any other spec pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
+	# The policy pack's SDK, for its unit tests: its own pins (protobuf 5) clash with the lock's
+	# protobuf 6, and it runs on pulumi's protobuf modules, so it comes in without dependencies.
+	grep -E '^pulumi-policy==' policy/requirements.txt | xargs $(PY) -m pip install --quiet --no-deps
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -51,13 +54,13 @@ test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff, and the README's configuration reference is current
-	$(VENV)/bin/ruff check src flows lambda_api infra tools tests scripts benchmarks
-	$(VENV)/bin/ruff format --check src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff check src flows lambda_api infra policy tools tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src flows lambda_api infra policy tools tests scripts benchmarks
 	$(PY) scripts/config_reference.py --check
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix src flows lambda_api infra tools tests scripts benchmarks
-	$(VENV)/bin/ruff format src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix src flows lambda_api infra policy tools tests scripts benchmarks
+	$(VENV)/bin/ruff format src flows lambda_api infra policy tools tests scripts benchmarks
 
 docs: $(STAMP) ## rewrite the README's configuration reference from the settings models
 	$(PY) scripts/config_reference.py

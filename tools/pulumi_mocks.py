@@ -36,6 +36,7 @@ class Recorded:
     urn: str = ""
     parent: str = ""
     protect: bool = False
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +128,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
-    """The mock monitor, also recording what ``Mocks`` never sees: URN, parent and ``protect``.
+    """The mock monitor, also recording what ``Mocks`` never sees: URN, parent, ``protect`` and
+    which resources each input depends on.
 
     The policy pack's rules read these (``protect`` on prod data, providers' default tags).
     """
@@ -142,6 +144,9 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             for r in reversed(self.mocks.resources):
                 if r.type == request.type and r.name == request.name and not r.urn:
                     r.urn, r.parent, r.protect = response.urn, request.parent, request.protect
+                    r.property_dependencies = {
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                    }
                     break
         return response
 
