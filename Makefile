@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format docs bench clean pipeline-local azurite
+.PHONY: help setup demo test lint format docs bench clean pipeline-local azurite groovy-lint
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,20 @@ $(AZURITE_STAMP): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 
 azurite: $(AZURITE_STAMP) ## install the Azure Storage emulator (pinned, into tools/azurite)
 
+# npm-groovy-lint (CodeNarc) for the Jenkinsfile: the pinned npm package in tools/groovy-lint,
+# like Azurite. It runs CodeNarc on a Java runtime (Debian: default-jre-headless).
+GROOVY_LINT_DIR := tools/groovy-lint
+GROOVY_LINT_STAMP := $(GROOVY_LINT_DIR)/node_modules/.installed-stamp
+GROOVY_LINT := $(GROOVY_LINT_DIR)/node_modules/.bin/npm-groovy-lint
+$(GROOVY_LINT_STAMP): $(GROOVY_LINT_DIR)/package.json $(GROOVY_LINT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: make lint needs Node.js (tested with v20) for npm-groovy-lint"; exit 1; }
+	npm ci --prefix $(GROOVY_LINT_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+groovy-lint: $(GROOVY_LINT_STAMP) ## lint the Jenkinsfile with npm-groovy-lint (CodeNarc; needs Java)
+	@command -v java >/dev/null || { echo "error: java not found: npm-groovy-lint runs CodeNarc on a JRE (apt-get install default-jre-headless)"; exit 1; }
+	$(GROOVY_LINT) --noserver --config $(GROOVY_LINT_DIR)/.groovylintrc.json --failon info Jenkinsfile
+
 setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependencies (and Azurite)
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
@@ -53,7 +67,7 @@ demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud acc
 test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite
 	$(PY) -m pytest -q
 
-lint: $(STAMP) ## ruff, and the README's configuration reference is current
+lint: $(STAMP) groovy-lint ## ruff, npm-groovy-lint on the Jenkinsfile, and the README's configuration reference is current
 	$(VENV)/bin/ruff check src flows lambda_api infra policy tools tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src flows lambda_api infra policy tools tests scripts benchmarks
 	$(PY) scripts/config_reference.py --check

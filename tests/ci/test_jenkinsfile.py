@@ -292,3 +292,44 @@ def test_cli_commands_run_from_the_project_venv(stages):
         environment = _block(stages[name], stages[name].index("environment {"))
         assert 'PATH = "${env.WORKSPACE}/.venv/bin:${env.PATH}"' in environment
     assert "fraud-mlops" in " ".join(_commands(stages["Flow"]))
+
+
+def test_make_lint_runs_npm_groovy_lint_on_the_jenkinsfile():
+    recipe = _dry_run("lint")
+    assert re.search(
+        r"npm-groovy-lint --noserver --config tools/groovy-lint/\.groovylintrc\.json "
+        r"--failon info Jenkinsfile$",
+        recipe,
+        re.M,
+    )
+
+
+@pytest.mark.slow
+def test_npm_groovy_lint_passes_the_jenkinsfile_and_fails_a_bad_one(tmp_path):
+    """CodeNarc itself: nothing on the Jenkinsfile, findings on a copy with two mistakes."""
+    import json
+    import shutil
+    import subprocess
+
+    exe = REPO / "tools" / "groovy-lint" / "node_modules" / ".bin" / "npm-groovy-lint"
+    if not exe.exists() or shutil.which("java") is None:
+        pytest.skip("npm-groovy-lint needs `make groovy-lint` (Node.js) and a Java runtime")
+    good = tmp_path / "Jenkinsfile"
+    good.write_text(JENKINSFILE.read_text())
+    bad = tmp_path / "bad" / "Jenkinsfile"
+    bad.parent.mkdir()
+    # An unused variable and a trailing semicolon: CodeNarc's UnusedVariable, UnnecessarySemicolon.
+    bad.write_text(JENKINSFILE.read_text() + "\ndef unused = 'x';\n")
+    config = REPO / "tools" / "groovy-lint" / ".groovylintrc.json"
+    argv = [str(exe), "--noserver", "--output", "json", "--config", str(config), str(good)]
+    argv.append(str(bad))
+    result = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)["files"]
+    found = {Path(f).parent.name: {e["rule"] for e in v["errors"]} for f, v in report.items()}
+    assert found.get(tmp_path.name, set()) == set(), found
+    assert {"UnnecessarySemicolon"} <= found["bad"], found
