@@ -456,6 +456,37 @@ class SnowflakeConfig(_Section):
         return self.schema_name
 
 
+class MetadataConfig(_Section):
+    """The Metaflow metadata service: Fargate, PostgreSQL, API Gateway with an API key (off)."""
+
+    enabled: bool = key(
+        "metadataServiceEnabled",
+        False,
+        "run the Metaflow metadata service (runs visible to the client, logs, resume of sfn runs)",
+    )
+    image: str = key(
+        "metadataServiceImage",
+        "netflixoss/metaflow_metadata_service:v2.3.0",
+        "metadata service image (outerbounds/terraform-aws-metaflow's default)",
+    )
+    cpu: int = key("metadataServiceCpu", 512, "Fargate CPU units of the service task", ge=256)
+    memory_mb: int = key("metadataServiceMemoryMb", 1024, "Fargate memory (MB) of the task", ge=512)
+    db_instance_class: str = key(
+        "metadataDbInstanceClass", "db.t4g.small", "RDS PostgreSQL instance class"
+    )
+    db_engine_version: str = key("metadataDbEngineVersion", "16", "PostgreSQL major version")
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _db_class(cls, value: str) -> str:
+        if not value.startswith("db."):
+            raise ValueError(
+                f"{_NS}metadataDbInstanceClass={value!r}: RDS classes start with db. "
+                "(e.g. db.t4g.small)"
+            )
+        return value
+
+
 # The sections in the order the README lists them; ``enabled`` ones are validated only when on.
 SECTIONS: tuple[type[_Section], ...] = (
     PlatformConfig,
@@ -465,6 +496,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     KubernetesConfig,
     DatabricksConfig,
     SnowflakeConfig,
+    MetadataConfig,
 )
 
 
@@ -479,6 +511,7 @@ class StackConfig(PlatformConfig):
     snowflake: SnowflakeConfig
     sagemaker: SageMakerConfig
     kubernetes: KubernetesConfig
+    metadata: MetadataConfig
 
     @property
     def prefix(self) -> str:
@@ -536,6 +569,14 @@ def parse_stack_config(
     )
     context = {"stack": stack, "project": project}
     parts = {section: _validate(section, raw, context, problems) for section in SECTIONS}
+    metadata, platform = parts[MetadataConfig], parts[PlatformConfig]
+    if metadata is not None and metadata.enabled and platform is not None:
+        _check(
+            problems,
+            bool(platform.vpc_id) and len(platform.subnet_ids) >= 2,
+            f"{_NS}metadataServiceEnabled needs vpcId and at least two subnetIds in different "
+            "availability zones (private, with a NAT route): RDS and the load balancer span them",
+        )
     if problems:
         raise ConfigError(
             f"stack {stack!r}: "
@@ -553,6 +594,7 @@ def parse_stack_config(
         snowflake=parts[SnowflakeConfig],
         sagemaker=parts[SageMakerConfig],
         kubernetes=parts[KubernetesConfig],
+        metadata=parts[MetadataConfig],
     )
 
 

@@ -203,6 +203,18 @@ def lambda_role(models_bucket_arn: str, model_prefix: str, kms_key_arn: str, log
     )
 
 
+def metadata_execution_role(log_group_arn: str, password_secret_arn: str) -> dict:
+    """What ECS needs to start the metadata service: its logs and the database password.
+
+    The image is public (Docker Hub), so no ECR access; the RDS-managed secret uses the
+    ``aws/secretsmanager`` key, which needs no KMS grant.
+    """
+    return document(
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], "WriteLogs"),
+        allow(["secretsmanager:GetSecretValue"], [password_secret_arn], "DatabasePassword"),
+    )
+
+
 def violations(doc: dict) -> list[str]:
     """Problems with a policy document, for tests and the plan: wildcard actions or resources."""
     problems = []

@@ -109,6 +109,26 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
 
     other_targets = _other_serving_targets(cfg, name, aws_provider, account_id, storage, serving)
 
+    metadata = None
+    if cfg.metadata.enabled:
+        from infra.metadata import MetadataArgs, MetadataService
+
+        metadata = MetadataService(
+            name,
+            MetadataArgs(
+                prefix=cfg.prefix,
+                config=cfg.metadata,
+                region=cfg.aws_region,
+                account_id=account_id,
+                vpc_id=cfg.vpc_id or "",
+                subnet_ids=cfg.subnet_ids,
+                log_retention_days=cfg.log_retention_days,
+                protect=cfg.protect_data,
+                tags=tags,
+            ),
+            provider=aws_provider,
+        )
+
     databricks_job = None
     if cfg.databricks.enabled:
         from infra.databricks import DatabricksArgs, DatabricksJob
@@ -138,6 +158,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         table=orchestration.table.name,
         image=compute.image,
         log_group=orchestration.log_group.arn,
+        service_url=metadata.url if metadata else "",
+        service_internal_url=metadata.internal_url if metadata else "",
     ).apply(
         lambda v: metaflow_config(
             MetaflowInputs(
@@ -152,6 +174,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 image=v["image"],
                 state_machine_prefix=cfg.state_machine_prefix,
                 log_group_arn=v["log_group"],
+                service_url=v["service_url"] or None,
+                service_internal_url=v["service_internal_url"] or None,
             )
         )
     )
@@ -219,6 +243,9 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "snowflake_key_secret_arn": (
             warehouse.private_key_secret.arn if warehouse and warehouse.private_key_secret else None
         ),
+        "metadata_service_url": metadata.url if metadata else None,
+        # Secret: `fraud-mlops metaflow-config` reads it with --show-secrets into the profile.
+        "metaflow_service_auth_key": metadata.auth_key if metadata else None,
         **other_targets,
     }
     return outputs

@@ -111,6 +111,34 @@ class RecordingMocks(pulumi.runtime.Mocks):
             auto = f"{inputs.get('namePrefix', name)}{sfx}"
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{auto}"
             return {"name": auto, "arn": arn}
+        if typ == "aws:rds/instance:Instance":
+            host = f"{inputs.get('identifierPrefix', name)}{sfx}.c0.{region}.rds.amazonaws.com"
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{sfx}"
+            return {
+                "address": host,
+                "endpoint": f"{host}:5432",
+                "arn": f"arn:aws:rds:{region}:{account}:db:{name}-{sfx}",
+                "masterUserSecrets": [{"secretArn": secret, "secretStatus": "active"}],
+            }
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            lb = f"{inputs.get('namePrefix', '')}{sfx}"
+            elb = f"arn:aws:elasticloadbalancing:{region}:{account}"
+            return {
+                "arn": f"{elb}:loadbalancer/net/{lb}/{sfx}",
+                "dnsName": f"{lb}-{sfx}.elb.{region}.amazonaws.com",
+            }
+        if typ == "aws:lb/targetGroup:TargetGroup":
+            arn = f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{sfx}/{sfx}"
+            return {"arn": arn}
+        if typ == "aws:ecs/cluster:Cluster":
+            return {"name": auto, "arn": f"arn:aws:ecs:{region}:{account}:cluster/{auto}"}
+        if typ == "aws:ecs/taskDefinition:TaskDefinition":
+            arn = f"arn:aws:ecs:{region}:{account}:task-definition/{inputs.get('family')}:1"
+            return {"arn": arn, "revision": 1}
+        if typ == "aws:apigateway/restApi:RestApi":
+            return {"rootResourceId": f"root{sfx}", "name": auto}
+        if typ == "aws:apigateway/apiKey:ApiKey":
+            return {"value": f"mock-api-key-{sfx}"}
         if typ == "databricks:index/job:Job":
             return {"url": f"https://example.cloud.databricks.com/jobs/{sfx}"}
         if service in ("aws", "snowflake") and "name" not in inputs:

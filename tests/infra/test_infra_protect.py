@@ -6,6 +6,7 @@ DATA = {
     "aws:s3/bucket:Bucket",
     "aws:kms/key:Key",
     "snowflake:index/database:Database",
+    "aws:rds/instance:Instance",  # the metadata service's database (prod)
 }
 
 
@@ -15,7 +16,7 @@ def _protected(run) -> dict[str, bool]:
 
 def test_prod_protects_every_data_bucket_the_key_and_the_database(prod):
     protected = _protected(prod)
-    assert len(protected) == 5  # 3 buckets, 1 key, 1 database
+    assert len(protected) == 6  # 3 buckets, 1 key, the Snowflake and the metadata databases
     assert all(protected.values()), protected
 
 

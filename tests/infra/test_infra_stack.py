@@ -66,6 +66,7 @@ def test_components_have_type_tokens(prod):
         "fraud:aws:Compute",
         "fraud:aws:Orchestration",
         "fraud:aws:Serving",
+        "fraud:aws:MetadataService",
         "fraud:databricks:Job",
         "fraud:snowflake:Warehouse",
     }
