@@ -107,7 +107,12 @@ pulumi-up: $(STAMP) ## pulumi up of STACK, non-interactive (Jenkins gates it); P
 	pulumi up --stack $(STACK) --yes --non-interactive --policy-pack $(POLICY_PACK) $(if $(PLAN),--plan $(PLAN))
 
 # --- infrastructure (see docs/infrastructure.md) -------------------------------------------------
-.PHONY: plan
+.PHONY: plan cloud-acceptance
+ACCEPTANCE_ARGS ?=
+
+cloud-acceptance: $(STAMP) build-lambda ## REAL account: up, profile, deploy, run --wait, signed score (STACK=dev; ACCEPTANCE_ARGS=--destroy)
+	$(PY) scripts/cloud_acceptance.py --stack $(STACK) $(ACCEPTANCE_ARGS)
+
 # Every stack unless STACK is given on the command line or in the environment.
 PLAN_STACKS = $(if $(filter file undefined,$(origin STACK)),,$(STACK))
 
