@@ -281,13 +281,6 @@ class MetadataService(pulumi.ComponentResource):
                 opts, pulumi.ResourceOptions(depends_on=[method, integration])
             ),
         )
-        self.api_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-metadata-api",
-            name=pulumi.Output.concat("/aws/apigateway/", self.api.name),
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=opts,
-        )
         stage = aws.apigateway.Stage(
             f"{name}-metadata",
             rest_api=self.api.id,

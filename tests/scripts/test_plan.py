@@ -28,7 +28,7 @@ def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
     assert "IAM check: OK" in out
     assert out.count("IAM documents, no findings") == 2  # parliament, both stacks
     assert "49 cloud resources (49 aws) in 4 components" in out
-    assert "96 cloud resources (77 aws, 1 databricks, 18 snowflake) in 7 components" in out
+    assert "95 cloud resources (76 aws, 1 databricks, 18 snowflake) in 7 components" in out
 
 
 def test_plan_hides_secret_inputs(plan, capsys):
