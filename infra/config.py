@@ -108,8 +108,8 @@ class PlatformConfig(_Section):
     protect_data: bool = key(
         "protectData",
         False,
-        "Pulumi `protect` on the data buckets, the models KMS key and the Snowflake database "
-        "(prod: on): destroy/replace refuses until `pulumi state unprotect`",
+        "Pulumi `protect` on the data buckets, the models KMS key, the Snowflake and metadata "
+        "databases (prod: on): destroy/replace refuses until `pulumi state unprotect`",
     )
     datastore_retention_days: int = key(
         "datastoreRetentionDays",
