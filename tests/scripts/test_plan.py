@@ -26,8 +26,8 @@ def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
     assert "aws:lambda/functionUrl:FunctionUrl" in out
     assert "authorizationType: AWS_IAM" in out
     assert "IAM check: OK" in out
-    assert "47 cloud resources (47 aws) in 4 components" in out
-    assert "67 cloud resources (51 aws, 1 databricks, 15 snowflake) in 6 components" in out
+    assert "59 cloud resources (59 aws) in 5 components" in out
+    assert "79 cloud resources (63 aws, 1 databricks, 15 snowflake) in 7 components" in out
 
 
 def test_plan_hides_secret_inputs(plan, capsys):
