@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from fraud_mlops.cloud.canary import version_description
 from fraud_mlops.errors import ConfigError
 from infra import policies
 from infra.config import ServingConfig
@@ -298,7 +299,7 @@ class Serving(pulumi.ComponentResource):
             reserved_concurrent_executions=cfg.reserved_concurrency,
             # A new model version changes the environment, so `up` publishes a new version.
             publish=True,
-            description=f"{cfg.model_name} {cfg.model_version}",
+            description=version_description(cfg.model_name, cfg.model_version),
             snap_start={"apply_on": "PublishedVersions"} if cfg.snap_start else None,
             environment={"variables": self._environment(cfg)},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
