@@ -196,9 +196,8 @@ def restored_problem(holder: ModelHolder) -> str | None:
     service = holder.service
     if service is None:
         return f"no model after restore: {holder.reason}"
-    parts = split_location(holder.settings.model_uri)
-    expected = parts[2] if parts else None
-    if expected not in (None, "champion") and expected != service.model_version:
+    expected = expected_version(holder.settings.model_uri)
+    if expected is not None and expected != service.model_version:
         return f"restored model {service.model_version} is not MODEL_URI's {expected}"
     try:
         probe = service.scorer.score(probe_columns(service))
@@ -208,6 +207,15 @@ def restored_problem(holder: ModelHolder) -> str | None:
     if not 0.0 <= value <= 1.0:
         return f"restored model scored the probe claim {value!r}, outside [0, 1]"
     return None
+
+
+def expected_version(uri: str) -> str | None:
+    """The version a store location names (None for an artifact folder or ``champion``)."""
+    local = Path(uri.removeprefix("file://")).expanduser()
+    if "://" not in uri.removeprefix("file://") and (local / MANIFEST).is_file():
+        return None
+    parts = split_location(uri)
+    return parts[2] if parts and parts[2] != "champion" else None
 
 
 def probe_columns(service: Any) -> dict[str, Any]:
