@@ -31,8 +31,8 @@ from infra.naming import child, policy_json, service_role, type_token
 HANDLER = "lambda_api.app.handler"
 RUNTIME = "python3.12"
 ALIAS = "live"
-# The API's EMF metrics (lambda_api telemetry): namespace, the per-version dimension, and the
-# Powertools service every metric also carries as a dimension.
+# The API's EMF metrics (lambda_api telemetry): namespace and its one dimension, model_version
+# (no `service` dimension). POWERTOOLS_SERVICE_NAME only names the service in the logs.
 METRICS_NAMESPACE = "FraudMlops"
 METRICS_SERVICE = "fraud-mlops-scoring"
 # lambdaZip is relative to the project (Pulumi.yaml's folder), but the engine runs the program
@@ -134,7 +134,7 @@ def alarm_specs(function_name: str, model_version: str, cfg: ServingConfig) -> d
                 METRICS_NAMESPACE,
                 "ServerErrors",
                 "Requests",
-                {"service": METRICS_SERVICE, "model_version": model_version},
+                {"model_version": model_version},
                 "5xx %",
             ),
         },
@@ -161,7 +161,7 @@ def dashboard_body(function_name: str, region: str, alarm_arns: list[str]) -> st
 
     def per_version(name: str, stat: str = "Sum") -> dict:
         query = (
-            f"SEARCH('{{{METRICS_NAMESPACE},service,model_version}} MetricName=\"{name}\"', "
+            f"SEARCH('{{{METRICS_NAMESPACE},model_version}} MetricName=\"{name}\"', "
             f"'{stat}', 60)"
         )
         return {"expression": query, "id": name.lower(), "label": ""}

@@ -83,7 +83,7 @@ def test_canary_alarms_watch_the_alias_and_the_new_model_version(build):
     assert version["errors"]["metric"]["namespace"] == "FraudMlops"
     assert version["errors"]["metric"]["metricName"] == "ServerErrors"
     assert version["total"]["metric"]["metricName"] == "Requests"
-    assert version["errors"]["metric"]["dimensions"]["model_version"] == "v42"
+    assert version["errors"]["metric"]["dimensions"] == {"model_version": "v42"}  # the EMF ones
 
     p99 = alarms["fraud-mlops-dev-score-p99"]
     assert (p99["metricName"], p99["extendedStatistic"], p99["threshold"]) == (
