@@ -182,3 +182,37 @@ def test_capture_without_a_salt_is_refused_naming_the_key():
 
     with pytest.raises(ConfigError, match="captureKeySalt is required while captureEnabled"):
         parse_stack_config("dev", {"awsRegion": "eu-west-1", "captureEnabled": "true"})
+
+
+def test_the_subscription_filter_pattern_matches_capture_lines_only(aws_env, tmp_path):
+    """CloudWatch Logs filter syntax, evaluated by the moto server: capture lines pass, the
+    request log, Lambda's own lines and a near miss do not."""
+    import time
+
+    import boto3
+
+    from fraud_mlops import capture_format as cf
+    from infra.capture import FILTER_PATTERN
+
+    logs = boto3.client("logs", region_name="eu-west-1")
+    group = f"/aws/lambda/capture-{tmp_path.name[-12:]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    rec = cf.record(
+        claim_key="k" * 32, model_name="m", model_version="v1", role="champion", score=0.1,
+        flagged=False, threshold=0.5, reasons=[], features={"region": "north"},
+    )  # fmt: skip
+    messages = [
+        cf.log_line(rec),
+        '{"level":"INFO","message":"request","path":"/v1/score"}',
+        "START RequestId: 1 Version: 3",
+        "FRAUD_MLOPS_CAPTUR near miss",
+    ]
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(messages)],
+    )
+    found = logs.filter_log_events(logGroupName=group, filterPattern=FILTER_PATTERN)["events"]
+    assert [cf.parse_line(e["message"]) for e in found] == [rec]
