@@ -139,12 +139,22 @@ class ModelHolder:
         return holder
 
     def _load(self, settings: ApiSettings, env: dict[str, str] | None = None) -> None:
-        from lambda_api.capture import ModelCapture, ScoreCapture
-        from lambda_api.shadow import Shadow, ShadowSettings
-
         artifact, service = build_service(settings.model_uri, settings)
         self.service = service
         self.summary = orjson.dumps(model_summary(artifact.manifest, settings))
+        try:
+            self._attach_capture(artifact, service, settings, env)
+        except Exception as exc:  # capture and the shadow never take the model down
+            logger.exception(
+                "score capture not set up", extra={"fields": {"error": type(exc).__name__}}
+            )
+
+    def _attach_capture(
+        self, artifact: Any, service: Any, settings: ApiSettings, env: dict[str, str] | None
+    ) -> None:
+        from lambda_api.capture import ModelCapture, ScoreCapture
+        from lambda_api.shadow import Shadow, ShadowSettings
+
         self.capture = ScoreCapture.from_env(env)
         try:
             shadow_uri = ShadowSettings.from_env(env).model_uri

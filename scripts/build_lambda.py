@@ -53,6 +53,7 @@ LIBRARY = (
     "settings.py",
     "settings_base.py",
     "store_layout.py",
+    "capture_format.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",

@@ -189,3 +189,18 @@ def test_the_fast_line_reads_back_like_the_contracts_log_line(artifact_dir, samp
         line = _line(rec)
         assert line.endswith("\n") and "\n" not in line[:-1]
         assert cf.parse_line(line) == cf.parse_line(cf.log_line(rec)) == json.loads(json.dumps(rec))
+
+
+def test_capture_that_cannot_be_set_up_never_takes_the_model_down(
+    make_client, sample_claims, monkeypatch
+):
+    import lambda_api.capture
+
+    def broken(cls, env=None):
+        raise ImportError("a module the package lacks")
+
+    monkeypatch.setattr(lambda_api.capture.ScoreCapture, "from_env", classmethod(broken))
+    client = make_client(CAPTURE_KEY_SALT=SALT)
+    health = client.get("/health").json()
+    assert health["loaded"] is True and health["capture"] is None
+    assert _post(client, sample_claims[:2]).status_code == 200
