@@ -38,10 +38,6 @@ def error_prefix() -> str:
     return f"{LAKEHOUSE_ROOT}/{SCORES}-errors/{kind}/date={date}/"
 
 
-def stream_arn(region: str, account_id: str, name: str) -> str:
-    return f"arn:aws:firehose:{region}:{account_id}:deliverystream/{name}"
-
-
 def firehose_role_policy(bucket_arn: str) -> dict:
     """Firehose writes only the lakehouse ``scores/`` and ``scores-errors/`` prefixes."""
     objects = [
@@ -67,16 +63,28 @@ def logs_role_policy(delivery_stream_arn: str) -> dict:
     )
 
 
-def trust(service: str, account_id: str, source_arn: str) -> dict:
-    """Trust one service, only on behalf of this account and source (no confused deputy)."""
+def firehose_trust(account_id: str) -> dict:
+    """Firehose may assume the role for this account only (AWS's documented ExternalId form)."""
     return policies.document(
         {
             "Effect": "Allow",
-            "Principal": {"Service": service},
+            "Principal": {"Service": "firehose.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": account_id}},
+        }
+    )
+
+
+def logs_trust(account_id: str, region: str) -> dict:
+    """CloudWatch Logs may assume the role only for this account's log groups in ``region``."""
+    return policies.document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "logs.amazonaws.com"},
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account_id},
-                "ArnLike": {"aws:SourceArn": source_arn},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
             },
         }
     )
@@ -108,12 +116,9 @@ class ScoreCapture(pulumi.ComponentResource):
         opts_ = child(self, provider)
         stream_name = f"{args.prefix}-scores"
         self.scores_prefix = f"{LAKEHOUSE_ROOT}/{SCORES}/"
-        arn = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: stream_arn(args.region, account, stream_name)
-        )
         self.firehose_role = aws.iam.Role(
             f"{name}-scores-firehose",
-            assume_role_policy=policy_json(trust, "firehose.amazonaws.com", args.account_id, arn),
+            assume_role_policy=policy_json(firehose_trust, args.account_id),
             tags=args.tags,
             opts=opts_,
         )
@@ -163,14 +168,9 @@ class ScoreCapture(pulumi.ComponentResource):
                 opts_, pulumi.ResourceOptions(depends_on=[firehose_policy])
             ),
         )
-        logs_source = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: f"arn:aws:logs:{args.region}:{account}:*"
-        )
         self.logs_role = aws.iam.Role(
             f"{name}-scores-logs",
-            assume_role_policy=policy_json(
-                trust, "logs.amazonaws.com", args.account_id, logs_source
-            ),
+            assume_role_policy=policy_json(logs_trust, args.account_id, args.region),
             tags=args.tags,
             opts=opts_,
         )

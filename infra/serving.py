@@ -161,8 +161,7 @@ def dashboard_body(function_name: str, region: str, alarm_arns: list[str]) -> st
 
     def per_version(name: str, stat: str = "Sum") -> dict:
         query = (
-            f"SEARCH('{{{METRICS_NAMESPACE},model_version}} MetricName=\"{name}\"', "
-            f"'{stat}', 60)"
+            f"SEARCH('{{{METRICS_NAMESPACE},model_version}} MetricName=\"{name}\"', '{stat}', 60)"
         )
         return {"expression": query, "id": name.lower(), "label": ""}
 

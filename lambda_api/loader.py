@@ -80,9 +80,12 @@ class ScoreObserver:
         self.shadow = shadow  # lambda_api.shadow.Shadow | None
 
     def __call__(self, claims: list[dict[str, Any]], batch: Any, request_id: str = "") -> None:
-        self.capture.capture(self.champion, claims, batch, request_id)
-        if self.shadow is not None:
-            self.shadow.observe(claims, self.capture, request_id)
+        try:  # both already swallow their errors; this guards the request against a bug here
+            self.capture.capture(self.champion, claims, batch, request_id)
+            if self.shadow is not None:
+                self.shadow.observe(claims, self.capture, request_id)
+        except Exception as exc:
+            self.capture.failed(exc)
 
 
 @dataclass

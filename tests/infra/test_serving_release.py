@@ -161,10 +161,15 @@ def test_capture_roles_are_least_privilege_and_trust_only_this_account(dev):
     roles = {
         r.name: json.loads(r.inputs["assumeRolePolicy"]) for r in dev.of_type("aws:iam/role:Role")
     }
-    for name, service in (("firehose", "firehose.amazonaws.com"), ("logs", "logs.amazonaws.com")):
-        (stmt,) = roles[f"fraud-mlops-dev-scores-{name}"]["Statement"]
-        assert stmt["Principal"] == {"Service": service}
-        assert stmt["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    (firehose,) = roles["fraud-mlops-dev-scores-firehose"]["Statement"]
+    assert firehose["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert firehose["Condition"] == {"StringEquals": {"sts:ExternalId": "123456789012"}}
+    (logs,) = roles["fraud-mlops-dev-scores-logs"]["Statement"]
+    assert logs["Principal"] == {"Service": "logs.amazonaws.com"}
+    assert logs["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:123456789012:*"},
+    }
 
 
 def test_capture_off_creates_nothing_and_tells_the_api(build):
