@@ -35,16 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     promote = sub.add_parser(
         "promote",
-        help="serve a model version on a stack (pulumi config + targeted pulumi up); rollback",
+        help="serve a model version on a stack: pulumi up publishes it, a canary on the live "
+        "alias releases it",
         formatter_class=fmt,
         description="Check the version (gate passed, checksums verify), set the stack's "
-        "fraud-mlops:modelVersion\nand run `pulumi up` on the serving component only. "
-        "Default version: the store's champion.\nAn older --version rolls back the same way "
-        "and moves the champion pointer back to it.",
+        "fraud-mlops:modelVersion\nand run `pulumi up` on the serving component only (it "
+        "publishes a Lambda version). Then\nshift the `live` alias to it: --canary-percent for "
+        "--canary-minutes while the canary alarms\nare watched, then 100 %; on ALARM traffic "
+        "and the config key go back (exit 1).\nDefault version: the store's champion. An "
+        "older --version moves the champion pointer back too.",
         epilog="examples:\n"
         "  fraud-mlops promote --stack dev\n"
         "  fraud-mlops promote --stack prod --version 20250101T000000Z-sfn-jenkins-prod-7\n"
         "  fraud-mlops promote --stack dev --dry-run\n"
+        "  fraud-mlops promote --stack prod --canary-percent 5 --canary-minutes 15\n"
+        "  fraud-mlops promote --stack dev --shadow 20250301T000000Z-sfn-jenkins-dev-9\n"
         "  fraud-mlops promote --local --version 20250101T000000Z-1712345678   # laptop serving",
     )
     where = promote.add_mutually_exclusive_group(required=True)
