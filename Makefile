@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements.lock policy/requirements.txt
 	$(PY) -m pip install --quiet -r requirements.lock
 	# The policy pack's SDK, for its unit tests: its own pins (protobuf 5) clash with the lock's
 	# protobuf 6, and it runs on pulumi's protobuf modules, so it comes in without dependencies.
-	grep -E '^pulumi-policy==' policy/requirements.txt | xargs $(PY) -m pip install --quiet --no-deps
+	grep -E '^pulumi[-_]policy==' policy/requirements.txt | xargs $(PY) -m pip install --quiet --no-deps
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 

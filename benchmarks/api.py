@@ -210,4 +210,78 @@ def run() -> list[Row]:
             f"numpy is {cold_torch / cold:.1f}x faster to start",
         ),
         Row(AREA, "lambda.zip unzipped", f"{zip_mb:.1f} MB", "<= 70 MB", verdict(zip_mb <= 70)),
+        *capture_rows(),
+    ]
+
+
+# --- score capture (release helper): its own artifact, handlers and rows -------------------
+
+
+def _capture_handler(model_dir: Path, cache: Path, null: Any, **env: str) -> Any:
+    """A Mangum handler over a fresh holder; capture lines go to ``null`` (the function log)."""
+    from mangum import Mangum
+
+    from lambda_api.app import create_app
+    from lambda_api.loader import ModelHolder
+
+    holder = ModelHolder.load({"MODEL_URI": str(model_dir), "MODEL_CACHE_DIR": str(cache), **env})
+    assert holder.loaded, holder.reason
+    if holder.capture.stream is not None:
+        holder.capture.stream = null
+    return Mangum(create_app(holder), lifespan="off"), holder
+
+
+def capture_rows(blocks: int = 20, per: int = 200) -> list[Row]:
+    """Score capture's cost: one claim through Mangum with capture on vs off, interleaved in
+    the same run (target: <= 0.1 ms added to p50), with and without the local file sink."""
+    from lambda_api.logs import configure_logging
+
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null:
+        root = Path(tmp)
+        model_dir, claims = _make_artifact(root)
+        os.environ.setdefault("MODEL_URI", str(model_dir))  # lambda_api.app loads one at import
+        import lambda_api.app  # noqa: F401 - its import-time logging setup, before ours
+
+        configure_logging("INFO", null)
+        off, _ = _capture_handler(model_dir, root / "cache", null, CAPTURE_ENABLED="false")
+        salt = {"CAPTURE_KEY_SALT": "bench-salt"}
+        log_only, held = _capture_handler(model_dir, root / "cache", null, **salt)
+        sink, held_sink = _capture_handler(
+            model_dir, root / "cache", null, CAPTURE_SINK=str(root / "lake"), **salt
+        )
+        one = _event(claims[:1])
+        base, logged = _interleaved(off, log_only, one, blocks=blocks, per=per)
+        base2, sunk = _interleaved(off, sink, one, blocks=blocks, per=per)
+        assert held.capture.captured > 0 and held.capture.errors == 0
+        assert held_sink.capture.captured > 0 and held_sink.capture.errors == 0
+        batch_off = _latencies(off, _event(claims), 30)
+        batch_on = _latencies(log_only, _event(claims), 30)
+    added = (_pct(logged, 50) - _pct(base, 50)) * 1e3
+    added_sink = (_pct(sunk, 50) - _pct(base2, 50)) * 1e3
+    added_batch = (_pct(batch_on, 50) - _pct(batch_off, 50)) * 1e3
+    return [
+        Row(
+            AREA,
+            "capture: added to one-claim p50 (log line)",
+            f"{added:+.3f} ms",
+            "<= 0.1 ms",
+            verdict(added <= 0.1),
+            f"p50 {_pct(base, 50) * 1e3:.3f} ms off, {_pct(logged, 50) * 1e3:.3f} ms on",
+        ),
+        Row(
+            AREA,
+            "capture: added to one-claim p50 (log line + file sink)",
+            f"{added_sink:+.3f} ms",
+            "<= 0.1 ms",
+            verdict(added_sink <= 0.1),
+            "local sink, flushed per request",
+        ),
+        Row(
+            AREA,
+            "capture: added to batch-of-1000 p50 (log line)",
+            f"{added_batch:+.2f} ms",
+            "",
+            "",
+            "1000 capture lines per request",
+        ),
     ]

@@ -212,14 +212,37 @@ class ServingConfig(_Section):
         "lambdaMemoryMb", 1024, "Lambda memory (MB); CPU scales with it", ge=128, le=10240
     )
     timeout_seconds: int = key("lambdaTimeoutSeconds", 30, "Lambda timeout", ge=1, le=900)
-    reserved_concurrency: int = key(
+    reserved_concurrency: int | None = key(
         "lambdaReservedConcurrency",
-        10,
-        "Lambda reserved concurrency (cost/blast cap; 0 would disable the function)",
+        None,
+        "Lambda reserved concurrency (unset = none: accounts with the reduced default quota "
+        "must keep 100 unreserved; prod may cap cost/blast radius with it)",
         ge=1,
     )
     max_batch_size: int = key(
         "maxBatchSize", 1000, "claims per scoring request (MAX_BATCH_SIZE)", ge=1
+    )
+    # Releases (infra/serving.py, docs/releases.md): published versions behind a `live` alias.
+    snap_start: bool = key(
+        "lambdaSnapStart", True, "SnapStart on published versions (model loaded before snapshot)"
+    )
+    shadow_version: str | None = key(
+        "shadowVersion", None, "a published non-champion model version scored in shadow"
+    )
+    alarm_error_rate_percent: float = key(
+        "alarmErrorRatePercent", 1.0, "5xx rate (%) that alarms and rolls a canary back", gt=0
+    )
+    alarm_p99_ms: int = key(
+        "alarmP99Ms", 1000, "p99 Lambda duration (ms) that alarms and rolls a canary back", ge=1
+    )
+    capture_enabled: bool = key(
+        "captureEnabled",
+        False,
+        "capture every score: log line -> Firehose -> lakehouse scores/ (needs captureKeySalt)",
+    )
+    capture_key_salt: Any = secret_key(
+        "captureKeySalt",
+        "HMAC salt of captured claim keys (CAPTURE_KEY_SALT); required with captureEnabled",
     )
 
     @field_validator("model_name")
@@ -228,6 +251,16 @@ class ServingConfig(_Section):
         if not _MODEL_NAME.match(value):
             raise ValueError(f"{_NS}modelName={value!r}: lowercase letters, digits, . _ -")
         return value
+
+    @model_validator(mode="after")
+    def _capture_salt(self) -> ServingConfig:
+        if self.capture_enabled and self.capture_key_salt is None:
+            raise ValueError(
+                f"{_NS}captureKeySalt is required while captureEnabled is true: "
+                '`pulumi config set --secret captureKeySalt "$(openssl rand -hex 32)"` '
+                "(keep it: outcomes join captured scores through it), or captureEnabled=false"
+            )
+        return self
 
 
 class SageMakerConfig(_Section):

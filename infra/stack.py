@@ -15,7 +15,7 @@ from infra.compute import Compute, ComputeArgs
 from infra.config import StackConfig
 from infra.metaflow_config import MetaflowInputs, flow_environment, metaflow_config
 from infra.orchestration import Orchestration, OrchestrationArgs
-from infra.serving import Serving, ServingArgs
+from infra.serving import Serving, ServingArgs, serving_outputs
 from infra.storage import Storage, StorageArgs
 
 
@@ -101,11 +101,13 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             models_bucket=storage.models.bucket,
             models_bucket_arn=storage.models.arn,
             models_key_arn=storage.models_key.arn,
+            region=cfg.aws_region,
             log_retention_days=cfg.log_retention_days,
             tags=tags,
         ),
         provider=aws_provider,
     )
+    release_outputs = serving_outputs(name, cfg, serving, storage, account_id, aws_provider)
 
     other_targets = _other_serving_targets(cfg, name, aws_provider, account_id, storage, serving)
 
@@ -246,6 +248,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "metadata_service_url": metadata.url if metadata else None,
         # Secret: `fraud-mlops metaflow-config` reads it with --show-secrets into the profile.
         "metaflow_service_auth_key": metadata.auth_key if metadata else None,
+        **release_outputs,
         **other_targets,
     }
     return outputs

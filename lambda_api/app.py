@@ -16,7 +16,7 @@ from mangum import Mangum
 
 from fraud_mlops import __version__
 from lambda_api.events import WarmupPing
-from lambda_api.loader import ModelHolder
+from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
 from lambda_api.models import ErrorResponse, Health, ScoreResponse
 from lambda_api.openapi import install_openapi
@@ -89,7 +89,8 @@ def create_app(holder: ModelHolder) -> FastAPI:
             return unavailable()
         try:
             require_json(request.headers.get("content-type"))
-            payload, batch_size = service.score(await request.body())
+            rid = getattr(request.state, "request_id", "")
+            payload, batch_size = service.score(await request.body(), rid)
         except ApiError as err:
             return _json(err.body(), err.status)
         request.state.batch_size = batch_size
@@ -101,6 +102,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
 
 log = configure_logging()
 holder = ModelHolder.load()
+register_snapstart(holder)  # SnapStart (Lambda): verify before the snapshot, after restore
 log.setLevel(holder.settings.log_level)
 app = create_app(holder)
 handler = Mangum(app, lifespan="off", custom_handlers=[WarmupPing])

@@ -107,6 +107,9 @@ class ScoringService:
         ]
         # A request body can never legitimately be larger than this; refuse before parsing.
         self.max_body_bytes = max(65_536, 4096 * requests.max_batch_size)
+        # Called with (claims, batch, request_id) after each answer is built: score capture and
+        # the shadow (lambda_api.loader.ScoreObserver). It never raises.
+        self.after_score: Any = None
 
     def parse(self, body: bytes) -> list[dict[str, Any]]:
         """Validate a request body; raise :class:`ApiError` on anything wrong with it."""
@@ -134,7 +137,7 @@ class ScoringService:
             cols[name] = [c[name] for c in claims] if required else [c.get(name) for c in claims]
         return cols
 
-    def score(self, body: bytes) -> tuple[bytes, int]:
+    def score(self, body: bytes, request_id: str = "") -> tuple[bytes, int]:
         """Score a request body; return the JSON response and the batch size."""
         claims = self.parse(body)
         try:
@@ -169,4 +172,7 @@ class ScoringService:
             "threshold": self.threshold,
             "results": results,
         }
-        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), len(claims)
+        answer = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+        if self.after_score is not None:
+            self.after_score(claims, batch, request_id)
+        return answer, len(claims)

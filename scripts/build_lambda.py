@@ -53,6 +53,7 @@ LIBRARY = (
     "settings.py",
     "settings_base.py",
     "store_layout.py",
+    "capture_format.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",
@@ -62,7 +63,8 @@ LIBRARY = (
     "treeshap.py",
 )
 FORBIDDEN = {"torch", "pandas", "pyarrow", "sklearn", "scipy", "metaflow", "pulumi", "matplotlib"}
-RUNTIME_PROVIDED = {"boto3", "botocore"}  # in the Lambda Python runtime
+# In the Lambda Python runtime (snapshot_restore_py: the SnapStart hooks, in managed runtimes).
+RUNTIME_PROVIDED = {"boto3", "botocore", "snapshot_restore_py"}
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PRUNE_DIRS = {"__pycache__", "tests", "testing"}

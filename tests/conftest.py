@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 # Fixtures shared across the tree (cli, pulumi stand-in, moto Step Functions, mock stack runs).
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.live_alias"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"

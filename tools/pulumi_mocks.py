@@ -104,7 +104,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:kms/key:Key":
             return {"keyId": sfx, "arn": f"arn:aws:kms:{region}:{account}:key/{sfx}"}
         if typ == "aws:lambda/function:Function":
-            return {"name": auto, "arn": f"arn:aws:lambda:{region}:{account}:function:{auto}"}
+            arn = f"arn:aws:lambda:{region}:{account}:function:{auto}"
+            version = "1" if inputs.get("publish") else "$LATEST"
+            return {
+                "name": auto,
+                "arn": arn,
+                "version": version,
+                "qualifiedArn": f"{arn}:{version}",
+            }
+        if typ == "aws:lambda/alias:Alias":
+            fn = f"arn:aws:lambda:{region}:{account}:function:{inputs.get('functionName')}"
+            return {"arn": f"{fn}:{inputs.get('name')}"}
+        if typ == "aws:iam/policy:Policy":
+            return {"name": auto, "arn": f"arn:aws:iam::{account}:policy/{auto}"}
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{auto}"}
+        if typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            return {
+                "name": auto,
+                "arn": f"arn:aws:firehose:{region}:{account}:deliverystream/{auto}",
+            }
         if typ == "aws:lambda/functionUrl:FunctionUrl":
             return {"functionUrl": f"https://{sfx}.lambda-url.{region}.on.aws/"}
         if typ == "aws:secretsmanager/secret:Secret":

@@ -67,6 +67,7 @@ def test_components_have_type_tokens(prod):
         "fraud:aws:Orchestration",
         "fraud:aws:Serving",
         "fraud:aws:MetadataService",
+        "fraud:aws:ScoreCapture",
         "fraud:databricks:Job",
         "fraud:snowflake:Warehouse",
     }
@@ -111,6 +112,7 @@ def test_secrets_never_reach_plain_outputs_or_plain_inputs(prod):
         ("pulumi:providers:databricks", "token"),
         ("pulumi:providers:snowflake", "privateKey"),
         ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
+        ("aws:lambda/function:Function", "environment"),  # CAPTURE_KEY_SALT
     }
 
 
