@@ -22,6 +22,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOGGER_NAME = "fraud_mlops.api"
+MAX_LOGGED_PATH = 256
+INTERNAL_ERROR_START = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/json")],
+}
+INTERNAL_ERROR_BODY = {
+    "type": "http.response.body",
+    "body": b'{"detail":"internal error: the request id in x-request-id finds it in the log",'
+    b'"errors":[]}',
+}
 logger = logging.getLogger(LOGGER_NAME)
 
 
@@ -58,9 +69,10 @@ def request_id_of(scope: Scope) -> str:
     if rid:
         return str(rid)
     event = scope.get("aws.event")
-    if isinstance(event, dict):
-        rid = (event.get("requestContext") or {}).get("requestId")
-        if rid:
+    context_of_event = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context_of_event, dict):
+        rid = context_of_event.get("requestId")
+        if isinstance(rid, str | int) and rid and len(str(rid)) <= 128:
             return str(rid)
     headers = dict(scope.get("headers") or ())
     # An ALB event has no request id; its trace id identifies the request end to end.
@@ -69,6 +81,12 @@ def request_id_of(scope: Scope) -> str:
         if value and len(value) <= 128:
             return bytes(value).decode("latin-1")
     return uuid.uuid4().hex
+
+
+def log_request(fields: dict[str, Any], scope: Scope) -> None:
+    """Write the one line that every request or refused event gets."""
+    level = logging.ERROR if fields["status"] >= 500 else logging.INFO
+    logger.log(level, "request", extra={"fields": fields})
 
 
 class RequestLogMiddleware:
@@ -85,36 +103,40 @@ class RequestLogMiddleware:
         rid = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        status = 500  # stays 500 if the app fails before it starts a response
+        status = 0  # no response started yet
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
         error = None
         try:
             await self.app(scope, receive, send_with_id)
-        except BaseException as exc:
+        except Exception as exc:  # answered here: the server (or Mangum) never sees a traceback
             error = exc
-            raise
+            if not status:
+                await send_with_id(dict(INTERNAL_ERROR_START))
+                await send_with_id(dict(INTERNAL_ERROR_BODY))
         finally:
+            path = scope.get("path")
             fields = {
                 "request_id": rid,
                 "method": scope.get("method"),
-                "path": scope.get("path"),
+                "path": path if path is None or len(path) <= MAX_LOGGED_PATH else "(too long)",
                 "status": status,
                 "latency_ms": round((time.perf_counter() - start) * 1000, 3),
                 "batch_size": state.get("batch_size"),
                 "model_version": state.get("model_version"),
             }
+            if "event_kind" in state:
+                fields["event_kind"] = state["event_kind"]
             if "warmup" in state:
                 fields["warmup"] = True
             if error is not None:
                 # The type only: an exception message (or traceback) could quote claim data.
                 fields["error"] = type(error).__name__
-            level = logging.ERROR if status >= 500 else logging.INFO
-            logger.log(level, "request", extra={"fields": fields})
+            fields["status"] = status or 500
+            log_request(fields, scope)

@@ -81,7 +81,7 @@ def test_optional_feature_may_be_null_or_absent(
     make_client: Any, sample_claims: list[dict[str, Any]]
 ) -> None:
     absent = {k: v for k, v in sample_claims[0].items() if k != "vehicle_age"}
-    null = {**sample_claims[0], "vehicle_age": None}
+    null = {**sample_claims[0], "vehicle_age": None, "claim_id": "C-other"}
     response = _post(make_client(), [absent, null])
     assert response.status_code == 200, response.text
     a, b = response.json()["results"]
