@@ -55,8 +55,11 @@ class ApiError(Exception):
 
 
 def clip(text: str, limit: int = MAX_NAME_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was."""
-    return text if len(text) <= limit else f"{text[: limit - 1]}…({len(text):,} chars)"
+    """``text`` cut to at most ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    suffix = f"…({len(text):,} chars)"
+    return text[: max(0, limit - len(suffix))] + suffix
 
 
 def require_json(content_type: str | None) -> None:
