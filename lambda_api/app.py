@@ -24,6 +24,7 @@ from lambda_api.logs import RequestLogMiddleware, configure_logging
 from lambda_api.models import ErrorResponse, Health, ScoreResponse
 from lambda_api.openapi import install_openapi
 from lambda_api.service import ApiError, clip, read_body, require_json
+from lambda_api.telemetry import configure_metrics, traced
 
 JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
@@ -45,6 +46,9 @@ def create_app(holder: ModelHolder) -> FastAPI:
         "from the torch-free artifact). Request fields come from the model's schema.",
     )
     app.add_middleware(RequestLogMiddleware)
+    settings = holder.settings
+    version = holder.service.model_version if holder.service is not None else None
+    configure_metrics(settings.metrics_namespace, version, enabled=not settings.metrics_disabled)
     if holder.service is not None:
         request_schema, components = holder.service.requests.openapi_components()
     else:
@@ -124,10 +128,11 @@ def create_app(holder: ModelHolder) -> FastAPI:
         try:
             require_json(request.headers.get("content-type"))
             body = await read_body(request, service.max_body_bytes)
-            payload, batch_size = service.score(body)
+            payload, batch_size, flagged = service.score(body)
         except ApiError as err:
             return _json(err.body(), err.status)
         request.state.batch_size = batch_size
+        request.state.flagged = flagged
         request.state.model_version = service.model_version
         return _json(payload)
 
@@ -136,6 +141,9 @@ def create_app(holder: ModelHolder) -> FastAPI:
 
 log = configure_logging()
 holder = ModelHolder.load()
-log.setLevel(holder.settings.log_level)
+configure_logging(holder.settings.log_level, service=holder.settings.service_name)
 app = create_app(holder)
 handler = LambdaEntry(app)
+if not holder.settings.trace_disabled:
+    version = holder.service.model_version if holder.service is not None else None
+    handler = traced(handler, version, holder.settings.service_name)

@@ -1,19 +1,27 @@
-"""One JSON line per request: request id, route, status, latency, batch size, model version.
+"""One JSON line per request (Powertools ``Logger``) and its metrics (``lambda_api.telemetry``).
 
-The log never carries a claim's fields: the middleware sees only the ASGI scope (method, path)
-and what the scoring route records in ``scope["state"]`` (batch size, model version). Bodies,
-query strings and headers are never logged, so personal columns cannot leak through here.
+The line holds: request id, method, path, status, latency, batch size, claims flagged, model
+version, the Lambda event kind. It never carries a claim's fields: the middleware sees only
+the ASGI scope (method, path) and what the scoring route records in ``scope["state"]`` (batch
+size, flagged count, model version). Bodies, query strings and headers are never logged, so
+personal columns cannot leak through here; an exception is logged by its type only.
+
+The library's ``fraud_mlops.api`` logger (model loading) writes through the same Powertools
+handler and formatter, so every line of the function's log has one structure.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from lambda_api import telemetry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,6 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOGGER_NAME = "fraud_mlops.api"
+SERVICE = "fraud-scoring"
 MAX_LOGGED_PATH = 256
 INTERNAL_ERROR_START = {
     "type": "http.response.start",
@@ -33,32 +42,37 @@ INTERNAL_ERROR_BODY = {
     "body": b'{"detail":"internal error: the request id in x-request-id finds it in the log",'
     b'"errors":[]}',
 }
-logger = logging.getLogger(LOGGER_NAME)
+# One handler for the process; configure_logging() only re-points its stream.
+_handler = logging.StreamHandler(sys.stdout)
+logger = Logger(service=SERVICE, logger_handler=_handler, use_rfc3339=True)
 
 
-class JsonFormatter(logging.Formatter):
-    """Render a record as one JSON object; structured fields come from ``extra={"fields": …}``."""
+class _FlattenFields(logging.Filter):
+    """``extra={"fields": {...}}`` (the library's convention) -> top-level keys of the line."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = record.__dict__.pop("fields", None)
+        if fields:
+            record.__dict__.update(fields)
+        return True
 
 
-def configure_logging(level: str = "INFO", stream: Any = None) -> logging.Logger:
-    """Give the API logger one JSON handler (idempotent; Lambda reuses the process)."""
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logger.handlers[:] = [handler]
+_library = logging.getLogger(LOGGER_NAME)
+_library.addFilter(_FlattenFields())
+
+
+def configure_logging(
+    level: str = "INFO", stream: Any = None, service: str | None = None
+) -> Logger:
+    """Send the API's log lines to ``stream`` (default stdout) at ``level``; idempotent."""
+    _handler.setStream(stream or sys.stdout)
     logger.setLevel(level)
+    if service:
+        logger.append_keys(service=service)
+    _library.handlers[:] = [_handler]
+    _library.setLevel(level)
     # Lambda's runtime installs a root handler; without this every line would print twice.
-    logger.propagate = False
+    _library.propagate = False
     return logger
 
 
@@ -84,9 +98,16 @@ def request_id_of(scope: Scope) -> str:
 
 
 def log_request(fields: dict[str, Any], scope: Scope) -> None:
-    """Write the one line that every request or refused event gets."""
-    level = logging.ERROR if fields["status"] >= 500 else logging.INFO
-    logger.log(level, "request", extra={"fields": fields})
+    """Write the one line (and the metrics) that every request or refused event gets."""
+    status = fields["status"]
+    if status >= 500:
+        logger.error("request", extra=fields)
+    else:
+        logger.info("request", extra=fields)
+    if "warmup" not in fields:  # a keep-warm ping is not traffic
+        telemetry.metrics.record(
+            status, fields["latency_ms"], fields.get("batch_size") or 0, fields.get("flagged") or 0
+        )
 
 
 class RequestLogMiddleware:
@@ -129,6 +150,7 @@ class RequestLogMiddleware:
                 "status": status,
                 "latency_ms": round((time.perf_counter() - start) * 1000, 3),
                 "batch_size": state.get("batch_size"),
+                "flagged": state.get("flagged"),
                 "model_version": state.get("model_version"),
             }
             if "event_kind" in state:

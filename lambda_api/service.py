@@ -251,8 +251,8 @@ class ScoringService:
             cols[name] = [c[name] for c in claims] if required else [c.get(name) for c in claims]
         return cols
 
-    def score(self, body: bytes) -> tuple[bytes, int]:
-        """Score a request body; return the JSON response and the batch size."""
+    def score(self, body: bytes) -> tuple[bytes, int, int]:
+        """Score a request body; return the JSON response, the batch size and claims flagged."""
         claims = self.parse(body)
         try:
             batch = self.scorer.score(self.columns(claims))
@@ -288,4 +288,5 @@ class ScoringService:
             "threshold": self.threshold,
             "results": results,
         }
-        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), len(claims)
+        flagged = int(np.count_nonzero(batch.flagged))
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), len(claims), flagged
