@@ -65,7 +65,8 @@ def configure_logging(
     level: str = "INFO", stream: Any = None, service: str | None = None
 ) -> Logger:
     """Send the API's log lines to ``stream`` (default stdout) at ``level``; idempotent."""
-    _handler.setStream(stream or sys.stdout)
+    # not setStream(): it flushes the old stream, which a test harness may have closed already
+    _handler.stream = stream or sys.stdout
     logger.setLevel(level)
     if service:
         logger.append_keys(service=service)

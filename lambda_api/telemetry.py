@@ -61,7 +61,10 @@ class RequestMetrics:
         self.provider.clear_metrics()
         self.dimensions = {DIMENSION: model_version}
         self.enabled = enabled
-        self.stream: Any = None  # None: sys.stdout at write time (Lambda captures it)
+        # None: the process's real stdout, which Lambda (or the container's log agent) reads;
+        # not sys.stdout, which a caller in the same process may have redirected for its own
+        # output (``fraud-mlops score`` printing results next to an in-process server).
+        self.stream: Any = None
 
     def record(self, status: int, latency_ms: float, claims: int = 0, flagged: int = 0) -> None:
         """Write the metrics of one answered request."""
@@ -82,7 +85,7 @@ class RequestMetrics:
         document = self.provider.serialize_metric_set(
             metrics=metrics, dimensions=self.dimensions, metadata={}
         )
-        (self.stream or sys.stdout).write(orjson.dumps(document).decode() + "\n")
+        (self.stream or sys.__stdout__ or sys.stdout).write(orjson.dumps(document).decode() + "\n")
 
 
 # Replaced by configure_metrics() when the app is built; until then nothing is written.
