@@ -11,6 +11,13 @@ integrations through Mangum, the rest with a 400 or the warm-up document) and ne
 
 from __future__ import annotations
 
+import os
+
+# Before numpy loads: one BLAS thread. The scorer holds BLAS to one thread for batches anyway
+# (fraud_mlops.scoring.SINGLE_THREAD_FROM) and small products never use more, while starting
+# OpenBLAS's thread pool costs ~100 ms of every cold start. An explicit setting still wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

@@ -174,7 +174,23 @@ def _status_line(status: int) -> str:
         return str(status)
 
 
-class AlbWithStatus(ALB):
+class _ScopeOnce:
+    """Mangum's handlers rebuild the scope when answering; build it once per event instead."""
+
+    _scope: dict[str, Any] | None = None
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        if self._scope is None:
+            self._scope = super().scope  # type: ignore[misc]
+        return self._scope
+
+
+class HttpV2(_ScopeOnce, HTTPGateway):
+    """Mangum's HTTP API / Function URL handler, scope built once."""
+
+
+class AlbWithStatus(_ScopeOnce, ALB):
     """Mangum's ALB handler plus the ``statusDescription`` ALB documents for every answer."""
 
     def __call__(self, response: Any) -> dict[str, Any]:
@@ -305,7 +321,7 @@ class WarmupPing:
 
 
 HANDLERS: dict[str, Any] = {
-    "http_v2": HTTPGateway,
+    "http_v2": HttpV2,
     "rest_v1": APIGateway,
     "alb": AlbWithStatus,
     "lattice_v1": LatticeV1,
