@@ -381,7 +381,15 @@ class LambdaEntry:
             return self._refuse(kind, event, context, detail, start)
         scope.setdefault("state", {})["event_kind"] = kind
         response = HTTPCycle(scope, handler.body)(self.app)
-        return handler(response)
+        try:
+            return handler(response)
+        except Exception as exc:  # translating the app's answer back: a bug here, not the input
+            rid = scope["state"].get("request_id") or request_id_of(scope)
+            fields = {"request_id": rid, "status": 500, "event_kind": kind}
+            fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 3)
+            fields["error"] = type(exc).__name__
+            log_request(fields, scope)
+            return error_answer(kind, event, 500, "internal error answering the event", rid)
 
     def _refuse(
         self, kind: str, event: Any, context: Any, detail: str, start: float

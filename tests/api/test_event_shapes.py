@@ -179,3 +179,25 @@ def test_an_app_failure_is_a_500_in_the_error_shape_with_one_log_line(
 def test_event_files_are_valid_json_objects() -> None:
     for path in Path(EVENTS).glob("*.json"):
         assert isinstance(json.loads(path.read_text()), dict), path.name
+
+
+def test_a_failure_translating_the_answer_is_a_500_with_a_log_line(
+    lambda_app: ModuleType,  # noqa: F811
+    sample_claims: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lambda_api import events
+    from lambda_api.logs import configure_logging
+
+    def broken(self: Any, response: Any) -> Any:
+        raise KeyError("headers")
+
+    monkeypatch.setattr(events.HttpV2, "__call__", broken)
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    event = load_event("function_url_score.json", {"claims": sample_claims[:1]})
+    answer = lambda_app.handler(event, FakeLambdaContext())
+    assert answer["statusCode"] == 500 and set(_body(answer)) == {"detail", "errors"}
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    # the app's own line (200) and the translation failure's (500)
+    assert [x["status"] for x in lines] == [200, 500] and lines[1]["error"] == "KeyError"
