@@ -62,9 +62,8 @@ class RequestMetrics:
         self.provider.clear_metrics()
         self.dimensions = {DIMENSION: model_version}
         self.enabled = enabled
-        # None: the process's real stdout, which Lambda (or the container's log agent) reads;
-        # not sys.stdout, which a caller in the same process may have redirected for its own
-        # output (``fraud-mlops score`` printing results next to an in-process server).
+        # None: sys.stdout at write time, as Powertools' own print() does. On Lambda that is the
+        # runtime's unbuffered stream; elsewhere each document is flushed, like a log record.
         self.stream: Any = None
 
     def record(self, status: int, latency_ms: float, claims: int = 0, flagged: int = 0) -> None:
@@ -86,7 +85,9 @@ class RequestMetrics:
         document = self.provider.serialize_metric_set(
             metrics=metrics, dimensions=self.dimensions, metadata={}
         )
-        (self.stream or sys.__stdout__ or sys.stdout).write(orjson.dumps(document).decode() + "\n")
+        stream = self.stream or sys.stdout
+        stream.write(orjson.dumps(document).decode() + "\n")
+        stream.flush()
 
 
 # Replaced by configure_metrics() when the app is built; until then nothing is written.

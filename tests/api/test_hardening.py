@@ -186,6 +186,7 @@ def uvicorn_port(artifact_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         "MODEL_URI": str(artifact_dir),
         "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
         "MAX_BATCH_SIZE": "10",  # body limit: 65,536 bytes
+        "POWERTOOLS_METRICS_DISABLED": "true",  # the server thread would print into the tests
     }
     holder = ModelHolder.load(env)
     assert holder.loaded and holder.service.max_body_bytes == 65_536

@@ -257,3 +257,13 @@ def test_tracing_is_off_by_default(
     monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
     app = _import_app(monkeypatch, lambda_env)
     assert isinstance(app.handler, LambdaEntry)
+
+
+def test_metrics_go_to_stdout_by_default(
+    make_client: Any, sample_claims: list[dict[str, Any]], capsys: pytest.CaptureFixture
+) -> None:
+    client = make_client()
+    capsys.readouterr()
+    assert client.post("/v1/score", json={"claims": sample_claims[:1]}).status_code == 200
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')]
+    assert len(lines) == 1 and lines[0]["Requests"] == [1.0]
