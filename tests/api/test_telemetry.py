@@ -229,6 +229,8 @@ def test_tracing_wraps_each_invocation_without_capturing_the_response(
             pass
 
     monkeypatch.setattr(xray_recorder, "_emitter", Capture())
+    # no sampling decisions: they would poll an X-Ray daemon on 127.0.0.1:2000 from a thread
+    monkeypatch.setattr(xray_recorder, "_sampling", False)
     app = _import_app(monkeypatch, {**lambda_env, "POWERTOOLS_TRACE_DISABLED": "false"})
     assert app.handler is not app.LambdaEntry  # wrapped by Tracer.capture_lambda_handler
     xray_recorder.begin_segment("test-invocation")
