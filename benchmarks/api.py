@@ -168,6 +168,7 @@ def _zip_mb() -> float:
 
 
 def run() -> list[Row]:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, claims = _make_artifact(Path(tmp))
         os.environ["MODEL_URI"] = str(model_dir)
@@ -214,6 +215,14 @@ def run() -> list[Row]:
             verdict(cold_ratio <= 1.3),
         ),
         Row(AREA, "lambda.zip unzipped", f"{zip_mb:.1f} MB", "<= 70 MB", verdict(zip_mb <= 70)),
+        Row(
+            AREA,
+            "machine load (1-min load average, start / end)",
+            f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
+            "",
+            "",
+            f"{os.cpu_count()} cores shared with other jobs: latencies scale with it",
+        ),
     ]
     write_doc(rows)
     return rows
