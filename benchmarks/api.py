@@ -3,8 +3,9 @@
 Everything goes through ``lambda_api.app.handler`` with a Lambda Function URL event (payload 2.0)
 in this process, as Lambda would call it, with the request log line and the EMF metrics
 document written (to /dev/null) as in production. In the same run, as the floor, a trivial
-FastAPI + Mangum handler that returns a constant is measured the same way, interleaved in
-blocks, and the ratio printed. Cold start (a fresh interpreter importing the handler, loading
+FastAPI + Mangum handler that returns a constant is measured the same way, and the handler once
+more with its log line and EMF document switched off (their cost), in interleaved blocks.
+Cold start (a fresh interpreter importing the handler, loading
 the model and answering one claim) is compared with fresh interpreters that only run
 ``import fastapi, mangum``, alternating the two. Besides the table, this area rewrites the
 measured section of docs/scoring-api.md (between the ``<!-- bench:api -->`` markers).
@@ -15,6 +16,7 @@ fitted on 20,000 synthetic claims: the latency depends on the shapes, not on the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -98,16 +100,35 @@ def _latencies(handler: Any, event: dict[str, Any], calls: int) -> list[float]:
     return out
 
 
-def _interleaved(a: Any, b: Any, event: dict[str, Any], blocks: int, per: int) -> tuple[list, list]:
-    """Alternate blocks of calls so that load on the shared machine hits both sides alike."""
-    la: list[float] = []
-    lb: list[float] = []
-    _latencies(a, event, per)
-    _latencies(b, event, per)
+@contextlib.contextmanager
+def _telemetry_off() -> Any:
+    """The log line and the EMF document switched off, to measure what they cost."""
+    from lambda_api import telemetry
+    from lambda_api.logs import logger
+
+    level = logger.log_level
+    telemetry.metrics.enabled = False
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        telemetry.metrics.enabled = True
+        logger.setLevel(level)
+
+
+def _three_way(handler: Any, floor: Any, event: dict[str, Any], blocks: int, per: int) -> tuple:
+    """Blocks of: the handler, the floor, the handler without telemetry, in turn."""
+    api: list[float] = []
+    base: list[float] = []
+    quiet: list[float] = []
+    _latencies(handler, event, per)
+    _latencies(floor, event, per)
     for _ in range(blocks):
-        la += _latencies(a, event, per)
-        lb += _latencies(b, event, per)
-    return la, lb
+        api += _latencies(handler, event, per)
+        base += _latencies(floor, event, per)
+        with _telemetry_off():
+            quiet += _latencies(handler, event, per)
+    return api, base, quiet
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -181,7 +202,7 @@ def run() -> list[Row]:
             configure_logging("INFO", null)  # keep the per-request log line, drop the output
             telemetry.metrics.stream = null  # and the EMF document
             one = _event(claims[:1])
-            api, floor = _interleaved(handler, _trivial_handler(), one, blocks=20, per=150)
+            api, floor, quiet = _three_way(handler, _trivial_handler(), one, blocks=20, per=150)
             batch = _latencies(handler, _event(claims), 10)
             batch = _latencies(handler, _event(claims), 100)
         assert holder.loaded
@@ -196,6 +217,14 @@ def run() -> list[Row]:
         Row(AREA, "one claim p50 (Lambda handler, Function URL event)", f"{p50:.3f} ms"),
         Row(AREA, "trivial FastAPI+Mangum handler p50 (floor)", f"{floor50:.3f} ms"),
         Row(AREA, "one claim p50 / floor", f"{ratio:.2f}x", "<= 2.5x", verdict(ratio <= 2.5)),
+        Row(
+            AREA,
+            "one claim p50 without log line and EMF metrics",
+            f"{_pct(quiet, 50) * 1e3:.3f} ms",
+            "",
+            "",
+            "what telemetry costs per request: the difference to the first row",
+        ),
         Row(AREA, "one claim p99", f"{p99:.3f} ms", "<= 2 ms", verdict(p99 <= 2.0)),
         Row(AREA, "batch of 1000 p50", f"{batch50:.2f} ms", "<= 6 ms", verdict(batch50 <= 6.0)),
         Row(

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 from aws_lambda_powertools import Logger
 
 from lambda_api import telemetry
@@ -44,7 +45,14 @@ INTERNAL_ERROR_BODY = {
 }
 # One handler for the process; configure_logging() only re-points its stream.
 _handler = logging.StreamHandler(sys.stdout)
-logger = Logger(service=SERVICE, logger_handler=_handler, use_rfc3339=True)
+
+
+def _dumps(entry: dict[str, Any]) -> str:
+    # orjson instead of json.dumps: a third of the cost of every line; str() for the odd value
+    return orjson.dumps(entry, default=str).decode()
+
+
+logger = Logger(service=SERVICE, logger_handler=_handler, json_serializer=_dumps)
 
 
 class _FlattenFields(logging.Filter):
