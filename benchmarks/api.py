@@ -131,6 +131,18 @@ def _three_way(handler: Any, floor: Any, event: dict[str, Any], blocks: int, per
     return api, base, quiet
 
 
+def _interleaved(a: Any, b: Any, event: dict[str, Any], blocks: int, per: int) -> tuple[list, list]:
+    """Alternate blocks of calls so that load on the shared machine hits both sides alike."""
+    la: list[float] = []
+    lb: list[float] = []
+    _latencies(a, event, per)
+    _latencies(b, event, per)
+    for _ in range(blocks):
+        la += _latencies(a, event, per)
+        lb += _latencies(b, event, per)
+    return la, lb
+
+
 def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
