@@ -7,11 +7,12 @@
             claims that cannot train (too few, one class, a split short of frauds) before writing
             the run's raw/claims partition, sample the trials of every family from the search space
 * prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
-            on train only
+            on train only; decide whether selection will use time-series CV (< 100 test frauds)
 * train_trial  one trial of one family (MLP, TabM: torch, one thread; GBDT: LightGBM, one
-            thread); trials of all families run side by side
+            thread), then, when CV is on, the same configuration retrained on each fold; trials
+            of all families run side by side
 * select    each family's best trial on validation, plus a blend of the best neural and GBDT;
-            the champion candidate by validation PR-AUC (time-series CV when the data is small)
+            the champion candidate by validation PR-AUC (or the trials' CV folds on small data)
 * evaluate  candidates vs the run's best GBDT vs the current champion on THIS run's test split,
             with paired bootstrap intervals; threshold by cost, capped by the alert budget
 * drift     PSI/KS against the champion's training reference (first model: test vs train)
@@ -161,22 +162,27 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def prepare(self):
         """Time-ordered split; preprocessing and drift reference fitted on train only."""
+        from fraud_mlops.candidates import cv_folds_for, longest_first
         from fraud_mlops.pipeline import prepare_data
 
         with user_errors_explained():
             self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
-        self.next(self.train_trial, foreach="trial_list")
+        self.cv_folds = cv_folds_for(self.data, self.trial_list)
+        self.trial_queue = longest_first(self.trial_list)  # the slowest trials start first
+        self.next(self.train_trial, foreach="trial_queue")
 
     @retry(times=2, minutes_between_retries=0)
     @resources(cpu=1, memory=4096)
     @on_search_queue
     @step
     def train_trial(self):
-        """One trial of one family, one thread."""
+        """One trial of one family, one thread (and its CV folds when selection will use CV)."""
         from fraud_mlops.candidates import run_trial
 
         with user_errors_explained():
-            outcome = run_trial(self.data, self.input, max_epochs=self.max_epochs)
+            outcome = run_trial(
+                self.data, self.input, max_epochs=self.max_epochs, cv_folds=self.cv_folds
+            )
         self.trial_summary = outcome.summary
         self.trial_outcome = outcome
         self.next(self.select)
@@ -186,7 +192,7 @@ class FraudDetectionFlow(FlowSpec):
         """Each family's best trial, a blend, and the champion candidate on validation."""
         from fraud_mlops.candidates import select_candidate
 
-        self.trial_summaries = [i.trial_summary for i in inputs]
+        self.trial_summaries = sorted((i.trial_summary for i in inputs), key=lambda t: t["trial"])
         outcomes = [i.trial_outcome for i in inputs]
         self.merge_artifacts(inputs, exclude=["trial_summary", "trial_outcome"])
         with user_errors_explained():

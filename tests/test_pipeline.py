@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fraud_mlops.artifact import export_artifact, load_artifact
-from fraud_mlops.candidates import candidates_of, run_trial, select_candidate
+from fraud_mlops.candidates import candidates_of, cv_folds_for, run_trial, select_candidate
 from fraud_mlops.errors import DataValidationError, ModelError
 from fraud_mlops.evaluate import CostModel
 from fraud_mlops.gate import GatePolicy
@@ -38,8 +38,33 @@ def trained():
     schema = default_schema()
     claims = validate_claims(generate_claims(4000, seed=9), schema)
     data = prepare_data(claims, schema.to_dict(), seed=9)
-    outcomes = [run_trial(data, t) for t in TINY_TRIALS]
+    # as the flow does: each trial retrains on the CV folds right after training
+    folds = cv_folds_for(data, TINY_TRIALS)
+    outcomes = [run_trial(data, t, cv_folds=folds) for t in TINY_TRIALS]
     return data, outcomes, select_candidate(data, outcomes, cv_folds=2)
+
+
+def test_cv_in_the_trials_ranks_exactly_as_cv_in_the_join(trained):
+    """Fold logits computed in each trial's branch give the same selection as retraining every
+    candidate on the folds in the join (the serial path, used when outcomes carry none)."""
+    data, outcomes, selection = trained
+    assert selection.method == "time-series cross-validation"
+    assert all(o.fold_logits is not None and len(o.fold_logits) >= 1 for o in outcomes)
+    assert all(o.summary["cv_seconds"] > 0 for o in outcomes)
+    serial = select_candidate(
+        data, [dataclasses.replace(o, fold_logits=None) for o in outcomes], cv_folds=2
+    )
+    assert serial.table == selection.table and serial.reason == selection.reason
+    assert all(c["cv_pr_auc"] is not None for c in selection.table)
+
+
+def test_cross_validation_is_planned_only_when_the_rule_asks_for_it(trained):
+    data, _, _ = trained
+    assert int(data.labels["test"].sum()) < 100
+    assert cv_folds_for(data, TINY_TRIALS) == 2
+    assert cv_folds_for(data, TINY_TRIALS[:1]) == 0  # one family: one candidate, nothing to rank
+    plenty = {**data.labels, "test": np.ones(100, dtype=np.int64)}
+    assert cv_folds_for(dataclasses.replace(data, labels=plenty), TINY_TRIALS) == 0
 
 
 def test_first_model_is_promoted_then_rescored_as_champion(trained, tmp_path):
@@ -186,3 +211,13 @@ def test_validate_parameters_reports_the_bad_value():
     ]:
         with pytest.raises(ConfigError, match=message):
             validate_parameters(**{**ok, **change})
+
+
+def test_the_costliest_trials_start_first_and_keep_their_indices():
+    from fraud_mlops.candidates import longest_first
+
+    trials = [*TINY_TRIALS, Trial(3, 4, {"hidden": [8]}, "mlp")]
+    queue = longest_first(trials)
+    assert [t.family for t in queue] == ["tabm", "mlp", "gbdt", "mlp"]
+    assert [t.index for t in queue] == [1, 0, 2, 3]
+    assert sorted(queue, key=lambda t: t.index) == trials  # the same trials, only reordered
