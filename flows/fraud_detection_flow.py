@@ -133,8 +133,11 @@ class FraudDetectionFlow(FlowSpec):
     def start(self):
         """Validate parameters, load the claims and record them in the lakehouse."""
         from fraud_mlops.pipeline import load_run_claims, validate_parameters
+        from fraud_mlops.settings import Settings
 
         with user_errors_explained():
+            # Built once, here; every later step gets the same validated locations (no secrets).
+            self.settings = Settings.from_env()
             params = validate_parameters(
                 sample_size=self.sample_size,
                 input_uri=self.input_uri,
@@ -149,7 +152,12 @@ class FraudDetectionFlow(FlowSpec):
                 fraud_loss=self.fraud_loss,
             )
             loaded = load_run_claims(
-                self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
+                self.input_uri,
+                self.schema,
+                self.sample_size,
+                self.seed,
+                current.run_id,
+                settings=self.settings,
             )
         self.claims, self.schema_dict = loaded.frame, loaded.schema_dict
         self.raw_uri, self.data_warnings = loaded.raw_uri, loaded.warnings
@@ -203,9 +211,11 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def evaluate(self):
         """Candidates vs the best GBDT vs the champion on this run's test split; the card."""
-        from fraud_mlops.pipeline import evaluate_run, evaluation_card
+        from cards import evaluation_card
 
-        self.evaluation = evaluate_run(self.data, self.selection, self.cost)
+        from fraud_mlops.pipeline import evaluate_run
+
+        self.evaluation = evaluate_run(self.data, self.selection, self.cost, self.settings)
         for component in evaluation_card(self.evaluation, self.data, self.trial_summaries):
             current.card["evaluation"].append(component)
         self.next(self.drift)
@@ -214,7 +224,9 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def drift(self):
         """Population stability against the champion's training data; the drift card."""
-        from fraud_mlops.pipeline import drift_card, run_drift
+        from cards import drift_card
+
+        from fraud_mlops.pipeline import run_drift
 
         self.drift_result = run_drift(self.claims, self.data, self.evaluation)
         for component in drift_card(self.drift_result):
@@ -227,7 +239,7 @@ class FraudDetectionFlow(FlowSpec):
         from fraud_mlops.pipeline import publish_model
 
         self.publication = publish_model(
-            self.data, self.selection, self.evaluation, self.policy, current.run_id
+            self.data, self.selection, self.evaluation, self.policy, current.run_id, self.settings
         )
         self.next(self.end)
 
@@ -236,6 +248,8 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def end(self):
         """Lakehouse outputs and the warehouse sync; prints the run summary (and its card)."""
+        from cards import summary_card
+
         from fraud_mlops.pipeline import run_summary_info, write_outputs
         from fraud_mlops.reports import run_summary
 
@@ -246,6 +260,7 @@ class FraudDetectionFlow(FlowSpec):
             self.drift_result,
             self.publication,
             self.lake_run_id,
+            self.settings,
         )
         # Replicate this run's metrics, scoring summary and drift into the warehouse (Snowflake,
         # or the embedded store): one transaction keyed by run, so a resumed run re-syncs safely.
@@ -261,14 +276,14 @@ class FraudDetectionFlow(FlowSpec):
             evaluation=self.evaluation,
             publication=self.publication,
             outputs=self.outputs,
+            settings=self.settings,
+            data_warnings=self.data_warnings,
         )
-        self.summary["data_warnings"] = self.data_warnings
         # The same text scripts/demo.py prints: what every run, local or remote, reports.
         text = run_summary(self.summary)
         print(text)
-        from metaflow.cards import Markdown
-
-        current.card["summary"].append(Markdown(f"# Run summary\n\n```\n{text}\n```"))
+        for component in summary_card(text):
+            current.card["summary"].append(component)
 
 
 if __name__ == "__main__":
