@@ -23,13 +23,13 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
-    from fraud_mlops.settings import Settings
+    from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
     from lambda_api.settings import ApiSettings
 
     return {
-        "library": [Settings],
+        "library": [Settings, AdlsSettings],
         "api": [ApiSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
