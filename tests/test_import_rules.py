@@ -77,3 +77,37 @@ def test_importing_every_library_module_loads_no_metaflow_flows_or_infra():
     assert len(found["modules"]) > 30
     loaded = set(found["roots"]) & set(FORBIDDEN + FORBIDDEN_THIRD_PARTY)
     assert loaded == set()
+
+
+HEAVY = ("torch", "pandas", "pyarrow", "sklearn", "lightgbm", "metaflow")
+
+
+def test_the_pulumi_program_imports_only_light_parts_of_the_library():
+    """infra/ imports no ML stack, no flows and no API, and the library modules it does import
+    load none of the heavy packages in a fresh interpreter."""
+    banned = set(HEAVY) | {"flows", "lambda_api", "tools", "tests", "scripts", "cards"}
+    library: set[str] = set()
+    offences = []
+    for path in sorted((REPO / "infra").glob("*.py")):
+        for line, name in imported_names(path):
+            if name.split(".")[0] in banned:
+                offences.append(f"{path.relative_to(REPO)}:{line} imports {name}")
+            if name.startswith("fraud_mlops"):
+                library.add(name)
+    assert offences == []
+    assert library, "infra/ is expected to use the library's pure specs"
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {sorted(library)!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO / "src",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
