@@ -238,27 +238,19 @@ def _metrics_within_budget(y: dict[str, np.ndarray], scores: dict[str, np.ndarra
     return metrics, float(threshold), str(rule)
 
 
-def evaluate_run(
-    data: PreparedData, selection: Selection, cost: CostModel, settings: Settings
-) -> Evaluation:
-    """The chosen candidate, every family's best, and the champion on the same test split,
-    with bootstrap intervals and the paired comparisons the gate reads.
-
-    Thresholds are chosen on validation (expected cost, capped by ``--alert-budget``); the
-    champion keeps the threshold recorded in its manifest.
-    """
-    from fraud_mlops.evaluate import evaluate_scores
-    from fraud_mlops.intervals import comparison, model_intervals
+def _family_evaluations(
+    data: PreparedData, selection: Selection, cost: CostModel, chosen_result: tuple
+) -> tuple[dict[str, FamilyEvaluation], dict[str, np.ndarray]]:
+    """Every candidate calibrated and thresholded on validation, with test intervals; and each
+    one's calibrated test scores. ``chosen_result``: the chosen one's (metrics, scores)."""
+    from fraud_mlops.intervals import model_intervals
 
     y = data.labels
-    chosen = selection.chosen
-    calibration, scores = _calibrated(y["validation"], chosen.logits)
-    metrics_c, threshold, rule = _metrics_within_budget(y, scores, cost)
     families: dict[str, FamilyEvaluation] = {}
     family_scores: dict[str, np.ndarray] = {}
     for name, candidate in selection.candidates.items():
-        if candidate is chosen:
-            fam_metrics, fam_scores = metrics_c, scores
+        if candidate is selection.chosen:
+            fam_metrics, fam_scores = chosen_result
         else:
             _, fam_scores = _calibrated(y["validation"], candidate.logits)
             fam_metrics, _, _ = _metrics_within_budget(y, fam_scores, cost)
@@ -270,6 +262,26 @@ def evaluate_run(
             metrics=fam_metrics,
             intervals=model_intervals(y["test"], fam_scores["test"], seed=data.seed),
         )
+    return families, family_scores
+
+
+def evaluate_run(
+    data: PreparedData, selection: Selection, cost: CostModel, settings: Settings
+) -> Evaluation:
+    """The chosen candidate, every family's best, and the champion on the same test split,
+    with bootstrap intervals and the paired comparisons the gate reads.
+
+    Thresholds are chosen on validation (expected cost, capped by ``--alert-budget``); the
+    champion keeps the threshold recorded in its manifest.
+    """
+    from fraud_mlops.evaluate import evaluate_scores
+    from fraud_mlops.intervals import comparison
+
+    y = data.labels
+    chosen = selection.chosen
+    calibration, scores = _calibrated(y["validation"], chosen.logits)
+    metrics_c, threshold, rule = _metrics_within_budget(y, scores, cost)
+    families, family_scores = _family_evaluations(data, selection, cost, (metrics_c, scores))
     metrics = {"mlp": metrics_c}  # "mlp": the run's candidate (legacy key; see its "family")
     gbdt = selection.candidates.get("gbdt")
     if gbdt is not None:
@@ -464,6 +476,37 @@ def _export_check_publish(
 
 
 # -- end -----------------------------------------------------------------------------------------
+def metrics_rows(evaluation: Evaluation, publication: Publication, run_id: str) -> list[dict]:
+    """The models of the run's ``metrics`` table: the published candidate, the run's best GBDT
+    (the yardstick) and the champion it was compared with, when there are those."""
+    models = [
+        {
+            "version": publication.version,
+            "kind": "mlp",  # the published candidate, whatever its family (legacy kind)
+            "metrics": evaluation.metrics["mlp"],
+            "params": {"family": evaluation.family, **(publication.params or {})},
+            "is_champion": publication.promoted,
+        },
+    ]
+    if "baseline" in evaluation.metrics:
+        models.append(
+            {
+                "version": f"gbdt-{run_id}",
+                "kind": "baseline",  # the run's best GBDT: the yardstick
+                "metrics": evaluation.metrics["baseline"],
+            }
+        )
+    if "champion" in evaluation.metrics:
+        models.append(
+            {
+                "version": evaluation.champion.version,
+                "kind": "champion",
+                "metrics": evaluation.metrics["champion"],
+            }
+        )
+    return models
+
+
 def write_outputs(
     claims: pd.DataFrame,
     data: PreparedData,
@@ -492,31 +535,6 @@ def write_outputs(
     labels = frame[schema.label_column].to_numpy()
     segments = {c: frame[c].to_numpy(dtype=object) for c in schema.segments}
     version, threshold = publication.version, evaluation.threshold
-    models = [
-        {
-            "version": version,
-            "kind": "mlp",  # the published candidate, whatever its family (legacy kind)
-            "metrics": evaluation.metrics["mlp"],
-            "params": {"family": evaluation.family, **(publication.params or {})},
-            "is_champion": publication.promoted,
-        },
-    ]
-    if "baseline" in evaluation.metrics:
-        models.append(
-            {
-                "version": f"gbdt-{run_id}",
-                "kind": "baseline",  # the run's best GBDT: the yardstick
-                "metrics": evaluation.metrics["baseline"],
-            }
-        )
-    if "champion" in evaluation.metrics:
-        models.append(
-            {
-                "version": evaluation.champion.version,
-                "kind": "champion",
-                "metrics": evaluation.metrics["champion"],
-            }
-        )
     tables = {
         PREDICTIONS: predictions_table(
             schema,
@@ -529,7 +547,9 @@ def write_outputs(
             model_version=version,
             segments=segments,
         ),
-        METRICS: metrics_table(publication.model_name, models),
+        METRICS: metrics_table(
+            publication.model_name, metrics_rows(evaluation, publication, run_id)
+        ),
         SCORING_SUMMARY: scoring_summary_table(
             version, split, scores, scores >= threshold, labels, segments
         ),
