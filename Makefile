@@ -47,8 +47,13 @@ setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependen
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
 	$(PY) scripts/demo.py
 
+# Two pytest-xdist workers (PYTEST_WORKERS=0: one process). --dist loadfile keeps each test file
+# on one worker, so a module's shared fixtures (one flow run, one mock run per stack) run once.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite (short fuzz profile), printing the ten slowest tests
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10
 
 fuzz: $(STAMP) ## the long API fuzz: 2,600 generated requests (hypothesis profile "fuzz"; make test sends a tenth)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q --durations=5 tests/api/test_fuzz.py
@@ -78,7 +83,7 @@ JUNIT_XML ?= build/reports/junit.xml
 
 test-junit: $(STAMP) $(AZURITE_STAMP) ## the whole test suite, writing a JUnit report for CI (build/reports/junit.xml)
 	@mkdir -p $(dir $(JUNIT_XML))
-	$(PY) -m pytest -q --durations=10 --junitxml=$(JUNIT_XML)
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10 --junitxml=$(JUNIT_XML)
 
 pulumi-preview: ## pulumi preview of STACK (default dev) with a diff; changes nothing
 	pulumi preview --stack $(STACK) --diff --non-interactive
