@@ -112,6 +112,27 @@ def longest_first(trials: list[Trial]) -> list[Trial]:
     return sorted(trials, key=lambda t: (-_TRIAL_COST.get(t.family, 1), t.index))
 
 
+def _train(data: PreparedData, trial: Trial, max_epochs: int) -> tuple[Any, Any, dict, dict]:
+    """Fit the trial's family on train (early-stopped on validation): config, result, the
+    exportable arrays and the logits on every split."""
+    config = trial.config(threads=1)
+    f, y = data.features, data.labels
+    cards = data.preprocessor.cardinalities
+    if trial.family == "gbdt":
+        from fraud_mlops.gbdt import predict_logit, train_gbdt
+
+        result = train_gbdt(f["train"], y["train"], f["validation"], y["validation"], cards, config)
+        return config, result, result.arrays, {s: predict_logit(result, f[s]) for s in SPLITS}
+    from fraud_mlops.train import predict_logit, train_model
+
+    if max_epochs:
+        config = type(config).from_params(
+            config.to_params(), max_epochs=min(max_epochs, config.max_epochs)
+        )
+    result = train_model(f["train"], y["train"], f["validation"], y["validation"], cards, config)
+    return config, result, result.weights, {s: predict_logit(result, f[s]) for s in SPLITS}
+
+
 def run_trial(
     data: PreparedData, trial: Trial, max_epochs: int = 0, cv_folds: int = 0
 ) -> TrialOutcome:
@@ -121,28 +142,8 @@ def run_trial(
     the run's expanding-window folds, and the outcome carries its fold logits for selection.
     """
     check_enough_frauds(data.labels)
-    config = trial.config(threads=1)
-    f, y = data.features, data.labels
-    cards = data.preprocessor.cardinalities
     start = time.perf_counter()
-    if trial.family == "gbdt":
-        from fraud_mlops.gbdt import predict_logit, train_gbdt
-
-        result = train_gbdt(f["train"], y["train"], f["validation"], y["validation"], cards, config)
-        arrays = result.arrays
-        logits = {s: predict_logit(result, f[s]) for s in SPLITS}
-    else:
-        from fraud_mlops.train import predict_logit, train_model
-
-        if max_epochs:
-            config = type(config).from_params(
-                config.to_params(), max_epochs=min(max_epochs, config.max_epochs)
-            )
-        result = train_model(
-            f["train"], y["train"], f["validation"], y["validation"], cards, config
-        )
-        arrays = result.weights
-        logits = {s: predict_logit(result, f[s]) for s in SPLITS}
+    config, result, arrays, logits = _train(data, trial, max_epochs)
     summary = {
         "trial": trial.index,
         "family": trial.family,
