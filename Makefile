@@ -11,19 +11,22 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test fuzz lint format docs bench clean pipeline-local azurite
+.PHONY: help setup demo test fuzz lint format docs bench clean pipeline-local azurite groovy-lint
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # Install everything pinned. Re-running is a no-op unless pyproject.toml or requirements.lock change.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock policy/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
 	# torch first and exactly: 2.13.0 is the CPU wheel; any other spec pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
+	# The policy pack's SDK, for its unit tests: its own pins (protobuf 5) clash with the lock's
+	# protobuf 6, and it runs on pulumi's protobuf modules, so it comes in without dependencies.
+	grep -E '^pulumi[-_]policy==' policy/requirements.txt | xargs $(PY) -m pip install --quiet --no-deps
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -42,6 +45,20 @@ $(AZURITE_STAMP): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 
 azurite: $(AZURITE_STAMP) ## install the Azure Storage emulator (pinned, into tools/azurite)
 
+# npm-groovy-lint (CodeNarc) for the Jenkinsfile: the pinned npm package in tools/groovy-lint,
+# like Azurite. It runs CodeNarc on a Java runtime (Debian: default-jre-headless).
+GROOVY_LINT_DIR := tools/groovy-lint
+GROOVY_LINT_STAMP := $(GROOVY_LINT_DIR)/node_modules/.installed-stamp
+GROOVY_LINT := $(GROOVY_LINT_DIR)/node_modules/.bin/npm-groovy-lint
+$(GROOVY_LINT_STAMP): $(GROOVY_LINT_DIR)/package.json $(GROOVY_LINT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: make lint needs Node.js (tested with v20) for npm-groovy-lint"; exit 1; }
+	npm ci --prefix $(GROOVY_LINT_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+groovy-lint: $(GROOVY_LINT_STAMP) ## lint the Jenkinsfile with npm-groovy-lint (CodeNarc; needs Java)
+	@command -v java >/dev/null || { echo "error: java not found: npm-groovy-lint runs CodeNarc on a JRE (apt-get install default-jre-headless)"; exit 1; }
+	$(GROOVY_LINT) --noserver --config $(GROOVY_LINT_DIR)/.groovylintrc.json --failon info Jenkinsfile
+
 setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependencies (and Azurite)
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
@@ -58,14 +75,14 @@ test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite (short fuzz profile)
 fuzz: $(STAMP) ## the long API fuzz: 2,600 generated requests (hypothesis profile "fuzz"; make test sends a tenth)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q --durations=5 tests/api/test_fuzz.py
 
-lint: $(STAMP) ## ruff, and the README's configuration reference is current
-	$(VENV)/bin/ruff check src flows lambda_api infra tools tests scripts benchmarks
-	$(VENV)/bin/ruff format --check src flows lambda_api infra tools tests scripts benchmarks
+lint: $(STAMP) groovy-lint ## ruff, npm-groovy-lint on the Jenkinsfile, and the README's configuration reference is current
+	$(VENV)/bin/ruff check src flows lambda_api infra policy tools tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src flows lambda_api infra policy tools tests scripts benchmarks
 	$(PY) scripts/config_reference.py --check
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix src flows lambda_api infra tools tests scripts benchmarks
-	$(VENV)/bin/ruff format src flows lambda_api infra tools tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix src flows lambda_api infra policy tools tests scripts benchmarks
+	$(VENV)/bin/ruff format src flows lambda_api infra policy tools tests scripts benchmarks
 
 docs: $(STAMP) ## rewrite the README's configuration reference from the settings models
 	$(PY) scripts/config_reference.py
@@ -85,14 +102,25 @@ test-junit: $(STAMP) $(AZURITE_STAMP) ## the whole test suite, writing a JUnit r
 	@mkdir -p $(dir $(JUNIT_XML))
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10 --junitxml=$(JUNIT_XML)
 
-pulumi-preview: ## pulumi preview of STACK (default dev) with a diff; changes nothing
-	pulumi preview --stack $(STACK) --diff --non-interactive
+# PLAN=<file>: preview saves its update plan there, and up applies exactly that plan (Jenkins
+# archives it between the two). Both run the CrossGuard pack in policy/ (mandatory rules fail).
+PLAN ?=
+POLICY_PACK := policy
 
-pulumi-up: ## pulumi up of STACK (default dev), non-interactive: Jenkins gates it (main, prod approval)
-	pulumi up --stack $(STACK) --yes --non-interactive
+pulumi-preview: $(STAMP) ## pulumi preview of STACK (default dev) with a diff and the policy pack; PLAN=file saves the plan
+	$(if $(PLAN),@mkdir -p $(dir $(PLAN)))
+	pulumi preview --stack $(STACK) --diff --non-interactive --policy-pack $(POLICY_PACK) $(if $(PLAN),--save-plan $(PLAN))
+
+pulumi-up: $(STAMP) ## pulumi up of STACK, non-interactive (Jenkins gates it); PLAN=file applies exactly that saved plan
+	pulumi up --stack $(STACK) --yes --non-interactive --policy-pack $(POLICY_PACK) $(if $(PLAN),--plan $(PLAN))
 
 # --- infrastructure (see docs/infrastructure.md) -------------------------------------------------
-.PHONY: plan
+.PHONY: plan cloud-acceptance
+ACCEPTANCE_ARGS ?=
+
+cloud-acceptance: $(STAMP) build-lambda ## REAL account: up, profile, deploy, run --wait, signed score (STACK=dev; ACCEPTANCE_ARGS=--destroy)
+	$(PY) scripts/cloud_acceptance.py --stack $(STACK) $(ACCEPTANCE_ARGS)
+
 # Every stack unless STACK is given on the command line or in the environment.
 PLAN_STACKS = $(if $(filter file undefined,$(origin STACK)),,$(STACK))
 

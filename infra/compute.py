@@ -35,6 +35,7 @@ class ComputeArgs:
     subnet_ids: tuple[str, ...] = ()
     secret_arns: list[pulumi.Input[str]] = field(default_factory=list)
     force_destroy: bool = False
+    log_retention_days: int = 30
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -79,7 +80,9 @@ class Compute(pulumi.ComponentResource):
         )
         self.image = pulumi.Output.concat(self.repository.repository_url, ":", cfg.image_tag)
 
-        self.job_role = service_role(f"{name}-job", "ecs-tasks.amazonaws.com", args.tags, opts_)
+        self.job_role = service_role(
+            f"{name}-job", "ecs-tasks.amazonaws.com", args.tags, opts_, args.account_id
+        )
         aws.iam.RolePolicy(
             f"{name}-job",
             role=self.job_role.id,
@@ -94,8 +97,19 @@ class Compute(pulumi.ComponentResource):
         log_group_arn = pulumi.Output.format(
             "arn:aws:logs:{0}:{1}:log-group:{2}", args.region, args.account_id, BATCH_LOG_GROUP
         )
+        # Batch creates this group on the first job, with no retention (logs kept forever).
+        # It is shared by every Batch job of the account and region, so one stack owns it.
+        self.log_group = None
+        if cfg.manage_batch_log_group:
+            self.log_group = aws.cloudwatch.LogGroup(
+                f"{name}-batch-jobs",
+                name=BATCH_LOG_GROUP,
+                retention_in_days=args.log_retention_days,
+                tags=args.tags,
+                opts=opts_,
+            )
         self.execution_role = service_role(
-            f"{name}-execution", "ecs-tasks.amazonaws.com", args.tags, opts_
+            f"{name}-execution", "ecs-tasks.amazonaws.com", args.tags, opts_, args.account_id
         )
         aws.iam.RolePolicy(
             f"{name}-execution",

@@ -105,8 +105,17 @@ class PlatformConfig(_Section):
     force_destroy: bool = key(
         "forceDestroy", False, "let `pulumi destroy` delete non-empty buckets (dev only)"
     )
+    protect_data: bool = key(
+        "protectData",
+        False,
+        "Pulumi `protect` on the data buckets, the models KMS key, the Snowflake and metadata "
+        "databases (prod: on): destroy/replace refuses until `pulumi state unprotect`",
+    )
     datastore_retention_days: int = key(
-        "datastoreRetentionDays", 90, "expire Metaflow datastore objects after N days", ge=1
+        "datastoreRetentionDays",
+        90,
+        "keep overwritten/deleted datastore object versions N days (current objects never expire)",
+        ge=1,
     )
     log_retention_days: int = key(
         "logRetentionDays",
@@ -175,6 +184,12 @@ class ComputeConfig(_Section):
     gpu_max_vcpus: int = key("gpuMaxVcpus", 16, "vCPU cap of the GPU compute environment", ge=1)
     image_tag: str = key("imageTag", "latest", "tag of the training image in the stack's ECR")
     ecr_keep_images: int = key("ecrKeepImages", 30, "ECR lifecycle: keep the newest N images", ge=1)
+    manage_batch_log_group: bool = key(
+        "manageBatchLogGroup",
+        True,
+        "create Batch's /aws/batch/job log group with logRetentionDays (one stack per "
+        "account+region may own it: false on the others)",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> ComputeConfig:
@@ -197,14 +212,37 @@ class ServingConfig(_Section):
         "lambdaMemoryMb", 1024, "Lambda memory (MB); CPU scales with it", ge=128, le=10240
     )
     timeout_seconds: int = key("lambdaTimeoutSeconds", 30, "Lambda timeout", ge=1, le=900)
-    reserved_concurrency: int = key(
+    reserved_concurrency: int | None = key(
         "lambdaReservedConcurrency",
-        10,
-        "Lambda reserved concurrency (cost/blast cap; 0 would disable the function)",
+        None,
+        "Lambda reserved concurrency (unset = none: accounts with the reduced default quota "
+        "must keep 100 unreserved; prod may cap cost/blast radius with it)",
         ge=1,
     )
     max_batch_size: int = key(
         "maxBatchSize", 1000, "claims per scoring request (MAX_BATCH_SIZE)", ge=1
+    )
+    # Releases (infra/serving.py, docs/releases.md): published versions behind a `live` alias.
+    snap_start: bool = key(
+        "lambdaSnapStart", True, "SnapStart on published versions (model loaded before snapshot)"
+    )
+    shadow_version: str | None = key(
+        "shadowVersion", None, "a published non-champion model version scored in shadow"
+    )
+    alarm_error_rate_percent: float = key(
+        "alarmErrorRatePercent", 1.0, "5xx rate (%) that alarms and rolls a canary back", gt=0
+    )
+    alarm_p99_ms: int = key(
+        "alarmP99Ms", 1000, "p99 Lambda duration (ms) that alarms and rolls a canary back", ge=1
+    )
+    capture_enabled: bool = key(
+        "captureEnabled",
+        False,
+        "capture every score: log line -> Firehose -> lakehouse scores/ (needs captureKeySalt)",
+    )
+    capture_key_salt: Any = secret_key(
+        "captureKeySalt",
+        "HMAC salt of captured claim keys (CAPTURE_KEY_SALT); required with captureEnabled",
     )
 
     @field_validator("model_name")
@@ -213,6 +251,16 @@ class ServingConfig(_Section):
         if not _MODEL_NAME.match(value):
             raise ValueError(f"{_NS}modelName={value!r}: lowercase letters, digits, . _ -")
         return value
+
+    @model_validator(mode="after")
+    def _capture_salt(self) -> ServingConfig:
+        if self.capture_enabled and self.capture_key_salt is None:
+            raise ValueError(
+                f"{_NS}captureKeySalt is required while captureEnabled is true: "
+                '`pulumi config set --secret captureKeySalt "$(openssl rand -hex 32)"` '
+                "(keep it: outcomes join captured scores through it), or captureEnabled=false"
+            )
+        return self
 
 
 class SageMakerConfig(_Section):
@@ -441,6 +489,37 @@ class SnowflakeConfig(_Section):
         return self.schema_name
 
 
+class MetadataConfig(_Section):
+    """The Metaflow metadata service: Fargate, PostgreSQL, API Gateway with an API key (off)."""
+
+    enabled: bool = key(
+        "metadataServiceEnabled",
+        False,
+        "run the Metaflow metadata service (runs visible to the client, logs, resume of sfn runs)",
+    )
+    image: str = key(
+        "metadataServiceImage",
+        "netflixoss/metaflow_metadata_service:v2.3.0",
+        "metadata service image (outerbounds/terraform-aws-metaflow's default)",
+    )
+    cpu: int = key("metadataServiceCpu", 512, "Fargate CPU units of the service task", ge=256)
+    memory_mb: int = key("metadataServiceMemoryMb", 1024, "Fargate memory (MB) of the task", ge=512)
+    db_instance_class: str = key(
+        "metadataDbInstanceClass", "db.t4g.small", "RDS PostgreSQL instance class"
+    )
+    db_engine_version: str = key("metadataDbEngineVersion", "16", "PostgreSQL major version")
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _db_class(cls, value: str) -> str:
+        if not value.startswith("db."):
+            raise ValueError(
+                f"{_NS}metadataDbInstanceClass={value!r}: RDS classes start with db. "
+                "(e.g. db.t4g.small)"
+            )
+        return value
+
+
 # The sections in the order the README lists them; ``enabled`` ones are validated only when on.
 SECTIONS: tuple[type[_Section], ...] = (
     PlatformConfig,
@@ -450,6 +529,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     KubernetesConfig,
     DatabricksConfig,
     SnowflakeConfig,
+    MetadataConfig,
 )
 
 
@@ -464,6 +544,7 @@ class StackConfig(PlatformConfig):
     snowflake: SnowflakeConfig
     sagemaker: SageMakerConfig
     kubernetes: KubernetesConfig
+    metadata: MetadataConfig
 
     @property
     def prefix(self) -> str:
@@ -521,6 +602,14 @@ def parse_stack_config(
     )
     context = {"stack": stack, "project": project}
     parts = {section: _validate(section, raw, context, problems) for section in SECTIONS}
+    metadata, platform = parts[MetadataConfig], parts[PlatformConfig]
+    if metadata is not None and metadata.enabled and platform is not None:
+        _check(
+            problems,
+            bool(platform.vpc_id) and len(platform.subnet_ids) >= 2,
+            f"{_NS}metadataServiceEnabled needs vpcId and at least two subnetIds in different "
+            "availability zones (private, with a NAT route): RDS and the load balancer span them",
+        )
     if problems:
         raise ConfigError(
             f"stack {stack!r}: "
@@ -538,6 +627,7 @@ def parse_stack_config(
         snowflake=parts[SnowflakeConfig],
         sagemaker=parts[SageMakerConfig],
         kubernetes=parts[KubernetesConfig],
+        metadata=parts[MetadataConfig],
     )
 
 

@@ -32,12 +32,17 @@ def policy_json(build: Callable[..., dict], *args: Any) -> pulumi.Output[str]:
 
 
 def service_role(
-    name: str, service: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+    name: str,
+    service: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    account_id: pulumi.Input[str] | None = None,
 ) -> aws.iam.Role:
-    """An IAM role that only ``service`` (e.g. ``lambda.amazonaws.com``) may assume."""
-    return aws.iam.Role(
-        name,
-        assume_role_policy=json.dumps(policies.assume_role(service)),
-        tags=tags,
-        opts=opts,
-    )
+    """An IAM role that only ``service`` (e.g. ``lambda.amazonaws.com``) may assume.
+
+    With ``account_id``, only on behalf of that account (``aws:SourceAccount``).
+    """
+    trust: pulumi.Input[str] = json.dumps(policies.assume_role(service))
+    if account_id is not None:
+        trust = policy_json(policies.assume_role, service, account_id)
+    return aws.iam.Role(name, assume_role_policy=trust, tags=tags, opts=opts)

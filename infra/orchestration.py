@@ -73,30 +73,32 @@ class Orchestration(pulumi.ComponentResource):
         )
 
         arn = pulumi.Output.format
-        job_definition_prefix = arn(
-            "arn:aws:batch:{0}:{1}:job-definition/", args.region, args.account_id
-        )
+        batch_prefix = arn("arn:aws:batch:{0}:{1}:", args.region, args.account_id)
         events_rule = arn(
             "arn:aws:events:{0}:{1}:rule/{2}",
             args.region,
             args.account_id,
             policies.SFN_BATCH_EVENTS_RULE,
         )
-        self.sfn_role = service_role(f"{name}-sfn", "states.amazonaws.com", args.tags, opts_)
+        self.sfn_role = service_role(
+            f"{name}-sfn", "states.amazonaws.com", args.tags, opts_, args.account_id
+        )
         aws.iam.RolePolicy(
             f"{name}-sfn",
             role=self.sfn_role.id,
             policy=policy_json(
                 policies.step_functions_role,
                 pulumi.Output.all(*args.job_queue_arns),
-                job_definition_prefix,
+                batch_prefix,
                 events_rule,
                 args.datastore_bucket_arn,
                 self.table.arn,
             ),
             opts=opts_,
         )
-        self.events_role = service_role(f"{name}-events", "events.amazonaws.com", args.tags, opts_)
+        self.events_role = service_role(
+            f"{name}-events", "events.amazonaws.com", args.tags, opts_, args.account_id
+        )
         aws.iam.RolePolicy(
             f"{name}-events",
             role=self.events_role.id,

@@ -16,7 +16,6 @@ UNSCOPABLE = frozenset(
         "batch:DescribeJobDefinitions",
         "batch:DescribeJobQueues",
         "batch:DescribeComputeEnvironments",
-        "batch:TerminateJob",
         "ecr:GetAuthorizationToken",
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -49,11 +48,31 @@ def allow(actions: Iterable[str], resources: str | Sequence[str], sid: str = "")
     return stmt
 
 
-def assume_role(service: str) -> dict:
-    """Trust policy letting one AWS service (e.g. ``states.amazonaws.com``) assume the role."""
-    return document(
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    )
+# Services whose documentation gives ``aws:SourceAccount`` for role trust policies (cross-service
+# confused-deputy prevention). EC2 (instance profiles) and Lambda (execution roles) assume a role
+# for the account's own instance/function and are not listed: the key is not documented there.
+SOURCE_ACCOUNT_SERVICES = frozenset(
+    {
+        "states.amazonaws.com",
+        "events.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+        "sagemaker.amazonaws.com",
+        "ecs.amazonaws.com",
+        "apigateway.amazonaws.com",
+    }
+)
+
+
+def assume_role(service: str, account_id: str | None = None) -> dict:
+    """Trust policy letting one AWS service (e.g. ``states.amazonaws.com``) assume the role.
+
+    With ``account_id`` the service may assume it only on behalf of that account's resources
+    (``aws:SourceAccount``), so another account cannot make the service act with this role.
+    """
+    stmt: dict = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if account_id is not None:
+        stmt["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return document(stmt)
 
 
 def tls_only_bucket(bucket_arn: str) -> dict:
@@ -105,22 +124,29 @@ def ecs_execution_role(repository_arn: str, log_group_arn: str) -> dict:
 
 def step_functions_role(
     job_queue_arns: Sequence[str],
-    job_definition_arn_prefix: str,
+    batch_arn_prefix: str,
     events_rule_arn: str,
     datastore_bucket_arn: str,
     table_arn: str,
 ) -> dict:
     """What Metaflow's state machines need: submit to THIS stack's queues and track the jobs.
 
-    ``job_definition_arn_prefix`` is ``arn:aws:batch:<region>:<account>:job-definition/``.
+    ``batch_arn_prefix`` is ``arn:aws:batch:<region>:<account>:``. SubmitJob is authorized on the
+    queue, the job definition *and* the new job (``job/*``), so all three are listed.
     """
+    jobs = f"{batch_arn_prefix}job/*"
     return document(
         allow(
             ["batch:SubmitJob"],
-            [*job_queue_arns, f"{job_definition_arn_prefix}{METAFLOW_JOB_DEFINITION}"],
+            [
+                *job_queue_arns,
+                f"{batch_arn_prefix}job-definition/{METAFLOW_JOB_DEFINITION}",
+                jobs,
+            ],
             "SubmitToStackQueues",
         ),
-        allow(["batch:DescribeJobs", "batch:TerminateJob"], "*", "TrackJobs"),
+        allow(["batch:DescribeJobs"], "*", "TrackJobs"),
+        allow(["batch:TerminateJob"], [jobs], "StopJobs"),
         allow(
             ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             [events_rule_arn],
@@ -174,6 +200,18 @@ def lambda_role(models_bucket_arn: str, model_prefix: str, kms_key_arn: str, log
         },
         allow(["kms:Decrypt"], [kms_key_arn], "DecryptModel"),
         allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], "Logs"),
+    )
+
+
+def metadata_execution_role(log_group_arn: str, password_secret_arn: str) -> dict:
+    """What ECS needs to start the metadata service: its logs and the database password.
+
+    The image is public (Docker Hub), so no ECR access; the RDS-managed secret uses the
+    ``aws/secretsmanager`` key, which needs no KMS grant.
+    """
+    return document(
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], "WriteLogs"),
+        allow(["secretsmanager:GetSecretValue"], [password_secret_arn], "DatabasePassword"),
     )
 
 

@@ -103,7 +103,9 @@ class SageMakerServing(pulumi.ComponentResource):
         opts_ = child(self, provider)
         cfg = args.config
         endpoint_name = f"{args.prefix}-score"
-        self.role = service_role(f"{name}-sagemaker", "sagemaker.amazonaws.com", args.tags, opts_)
+        self.role = service_role(
+            f"{name}-sagemaker", "sagemaker.amazonaws.com", args.tags, opts_, args.account_id
+        )
         role_policy = aws.iam.RolePolicy(
             f"{name}-sagemaker",
             role=self.role.id,

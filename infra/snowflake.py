@@ -21,8 +21,9 @@ from fraud_mlops.warehouse import specs
 from infra.config import SnowflakeConfig
 from infra.naming import child, type_token
 
-# Tables are a preview resource in pulumi-snowflake 2.x; the provider refuses them otherwise.
-PREVIEW_FEATURES = ["snowflake_table_resource"]
+# Tables and table constraints are preview resources in pulumi-snowflake 2.x; the provider
+# refuses them otherwise.
+PREVIEW_FEATURES = ["snowflake_table_resource", "snowflake_table_constraint_resource"]
 
 
 def quoted(*parts: str) -> str:
@@ -42,6 +43,7 @@ class SnowflakeArgs:
     prefix: str
     config: SnowflakeConfig
     aws_provider: pulumi.ProviderResource | None = None
+    protect: bool = False  # Pulumi `protect` on the database (it holds every table)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,7 +76,10 @@ class Warehouse(pulumi.ComponentResource):
         opts_ = child(self, provider)
         ident = args.prefix.upper().replace("-", "_")
         self.database = snowflake.Database(
-            f"{name}-db", name=cfg.database, comment=f"{args.prefix} model metrics", opts=opts_
+            f"{name}-db",
+            name=cfg.database,
+            comment=f"{args.prefix} model metrics",
+            opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=args.protect)),
         )
         self.schema = snowflake.Schema(
             f"{name}-schema",
@@ -91,10 +96,24 @@ class Warehouse(pulumi.ComponentResource):
                 name=t.name,
                 comment=t.comment,
                 columns=table_columns(t),
-                primary_key={"keys": list(t.key)},
                 opts=opts_,
             )
             for t in specs.TABLES
+        ]
+        # The key is a table constraint: Table.primary_key is deprecated in pulumi-snowflake 2.x.
+        # Snowflake records it (NOT ENFORCED) for tools and the optimizer; the MERGEs keep it.
+        self.keys = [
+            snowflake.TableConstraint(
+                f"{name}-{spec.name.lower()}-pk",
+                name=f"{spec.name}_PK",
+                type="PRIMARY KEY",
+                table_id=pulumi.Output.all(table.database, table.schema, table.name).apply(
+                    lambda parts: quoted(*parts)
+                ),
+                columns=list(spec.key),
+                opts=opts_,
+            )
+            for spec, table in zip(specs.TABLES, self.tables, strict=True)
         ]
         self.views = [
             snowflake.View(

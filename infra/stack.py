@@ -15,7 +15,7 @@ from infra.compute import Compute, ComputeArgs
 from infra.config import StackConfig
 from infra.metaflow_config import MetaflowInputs, flow_environment, metaflow_config
 from infra.orchestration import Orchestration, OrchestrationArgs
-from infra.serving import Serving, ServingArgs
+from infra.serving import Serving, ServingArgs, serving_outputs
 from infra.storage import Storage, StorageArgs
 
 
@@ -36,6 +36,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             prefix=cfg.prefix,
             datastore_retention_days=cfg.datastore_retention_days,
             force_destroy=cfg.force_destroy,
+            protect=cfg.protect_data,
             tags=tags,
         ),
         provider=aws_provider,
@@ -47,7 +48,12 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
 
         warehouse = Warehouse(
             name,
-            SnowflakeArgs(prefix=cfg.prefix, config=cfg.snowflake, aws_provider=aws_provider),
+            SnowflakeArgs(
+                prefix=cfg.prefix,
+                config=cfg.snowflake,
+                aws_provider=aws_provider,
+                protect=cfg.protect_data,
+            ),
             provider=make_provider("snowflake", cfg.snowflake),
         )
     secret_arns = (
@@ -67,6 +73,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             subnet_ids=cfg.subnet_ids,
             secret_arns=secret_arns,
             force_destroy=cfg.force_destroy,
+            log_retention_days=cfg.log_retention_days,
             tags=tags,
         ),
         provider=aws_provider,
@@ -94,13 +101,35 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             models_bucket=storage.models.bucket,
             models_bucket_arn=storage.models.arn,
             models_key_arn=storage.models_key.arn,
+            region=cfg.aws_region,
             log_retention_days=cfg.log_retention_days,
             tags=tags,
         ),
         provider=aws_provider,
     )
+    release_outputs = serving_outputs(name, cfg, serving, storage, account_id, aws_provider)
 
     other_targets = _other_serving_targets(cfg, name, aws_provider, account_id, storage, serving)
+
+    metadata = None
+    if cfg.metadata.enabled:
+        from infra.metadata import MetadataArgs, MetadataService
+
+        metadata = MetadataService(
+            name,
+            MetadataArgs(
+                prefix=cfg.prefix,
+                config=cfg.metadata,
+                region=cfg.aws_region,
+                account_id=account_id,
+                vpc_id=cfg.vpc_id or "",
+                subnet_ids=cfg.subnet_ids,
+                log_retention_days=cfg.log_retention_days,
+                protect=cfg.protect_data,
+                tags=tags,
+            ),
+            provider=aws_provider,
+        )
 
     databricks_job = None
     if cfg.databricks.enabled:
@@ -131,6 +160,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         table=orchestration.table.name,
         image=compute.image,
         log_group=orchestration.log_group.arn,
+        service_url=metadata.url if metadata else "",
+        service_internal_url=metadata.internal_url if metadata else "",
     ).apply(
         lambda v: metaflow_config(
             MetaflowInputs(
@@ -145,6 +176,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 image=v["image"],
                 state_machine_prefix=cfg.state_machine_prefix,
                 log_group_arn=v["log_group"],
+                service_url=v["service_url"] or None,
+                service_internal_url=v["service_internal_url"] or None,
             )
         )
     )
@@ -212,6 +245,10 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "snowflake_key_secret_arn": (
             warehouse.private_key_secret.arn if warehouse and warehouse.private_key_secret else None
         ),
+        "metadata_service_url": metadata.url if metadata else None,
+        # Secret: `fraud-mlops metaflow-config` reads it with --show-secrets into the profile.
+        "metaflow_service_auth_key": metadata.auth_key if metadata else None,
+        **release_outputs,
         **other_targets,
     }
     return outputs

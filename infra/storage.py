@@ -4,6 +4,12 @@ Every bucket gets: owner-enforced object ownership (no ACLs), all four public-ac
 default encryption (SSE-S3, or SSE-KMS with the stack's key for models), a bucket policy denying
 plain HTTP, and a lifecycle configuration. The models bucket is versioned so an overwritten or
 deleted champion pointer can be recovered.
+
+The datastore's current objects never expire. Metaflow's store is content-addressed: a blob that
+already exists is never uploaded again, so a deployed state machine's code package, an
+``IncludeFile`` (``data/<flow>/<sha>``) or an artifact reused by later runs keeps its first upload
+date; expiring by age would delete what a deployment still reads. The bucket is versioned instead,
+and only noncurrent versions (overwritten or deleted objects) expire.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ class StorageArgs:
     datastore_retention_days: int
     force_destroy: bool = False
     noncurrent_model_days: int = 90
+    # Pulumi `protect` on the buckets and the key: deleting or replacing them fails the update.
+    protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -48,7 +56,7 @@ class Storage(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=args.tags,
-            opts=opts_,
+            opts=pulumi.ResourceOptions.merge(opts_, pulumi.ResourceOptions(protect=args.protect)),
         )
         aws.kms.Alias(
             f"{name}-models",
@@ -59,15 +67,8 @@ class Storage(pulumi.ComponentResource):
         self.datastore = self._bucket(
             name,
             "datastore",
-            lifecycle=[
-                {
-                    "id": "expire-metaflow-artifacts",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": args.datastore_retention_days},
-                    "abort_incomplete_multipart_upload": _ABORT_MULTIPART,
-                }
-            ],
+            versioned=True,
+            lifecycle=[datastore_lifecycle(args.datastore_retention_days)],
         )
         self.lakehouse = self._bucket(
             name,
@@ -112,7 +113,7 @@ class Storage(pulumi.ComponentResource):
             bucket_prefix=f"{args.prefix}-{role}-",
             force_destroy=args.force_destroy,
             tags={**args.tags, "role": role},
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)),
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-{role}",
@@ -162,6 +163,16 @@ class Storage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[public])),
         )
         return bucket
+
+
+def datastore_lifecycle(noncurrent_days: int) -> dict:
+    """Datastore rule: drop noncurrent versions and stale delete markers, never current objects."""
+    return {
+        **_abort_only("expire-noncurrent-versions"),
+        "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
+        # A delete marker with no versions left behind it is only clutter in listings.
+        "expiration": {"expired_object_delete_marker": True},
+    }
 
 
 def _abort_only(rule_id: str) -> dict:

@@ -4,28 +4,40 @@ The model is loaded here, at import, because Lambda runs module-level code once 
 (the init phase) and reuses it for every invocation; under uvicorn the same happens once per
 worker. ``lifespan="off"``: Mangum would otherwise run the ASGI lifespan on every invocation.
 Routes are ``async``: they only do a few milliseconds of numpy work, and a sync route would pay
-for a hop to the thread pool on every request.
+for a hop to the thread pool on every request. ``handler`` is
+:class:`lambda_api.events.LambdaEntry`: it answers every event Lambda can deliver (HTTP
+integrations through Mangum, the rest with a 400 or the warm-up document) and never raises.
 """
 
 from __future__ import annotations
 
+import os
+
+# Before numpy loads: one BLAS thread. The scorer holds BLAS to one thread for batches anyway
+# (fraud_mlops.scoring.SINGLE_THREAD_FROM) and small products never use more, while starting
+# OpenBLAS's thread pool costs ~100 ms of every cold start. An explicit setting still wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from mangum import Mangum
+from starlette.exceptions import HTTPException
 
 from fraud_mlops import __version__
-from lambda_api.events import WarmupPing
-from lambda_api.loader import ModelHolder
+from lambda_api.events import LambdaEntry
+from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
 from lambda_api.models import ErrorResponse, Health, ScoreResponse
 from lambda_api.openapi import install_openapi
-from lambda_api.service import ApiError, require_json
+from lambda_api.service import ApiError, clip, read_body, require_json
+from lambda_api.telemetry import configure_metrics, traced
 
 JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
 _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+_ROUTES = "GET /health, GET /model, POST /v1/score (docs: GET /docs)"
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -41,11 +53,44 @@ def create_app(holder: ModelHolder) -> FastAPI:
         "from the torch-free artifact). Request fields come from the model's schema.",
     )
     app.add_middleware(RequestLogMiddleware)
+    settings = holder.settings
+    version = holder.service.model_version if holder.service is not None else None
+    configure_metrics(settings.metrics_namespace, version, enabled=not settings.metrics_disabled)
     if holder.service is not None:
         request_schema, components = holder.service.requests.openapi_components()
     else:
         request_schema, components = _NO_MODEL_SCHEMA, {}
     install_openapi(app, components)
+
+    # Every 4xx in the documented shape, {"detail", "errors"}, also for unknown routes/methods.
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        path = clip(request.url.path)
+        if exc.status_code == 404:
+            detail = f"no route {path!r}: this API serves {_ROUTES}"
+            kind = "not_found"
+        elif exc.status_code == 405:
+            detail = f"{clip(request.method)} is not allowed on {path!r}: this API serves {_ROUTES}"
+            kind = "method_not_allowed"
+        else:
+            detail, kind = clip(str(exc.detail), 300), "http"
+        body = ApiError(
+            exc.status_code, detail, [{"field": "path", "message": detail, "type": kind}]
+        )
+        return Response(body.body(), exc.status_code, headers=exc.headers, media_type=JSON)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "field": ".".join(clip(str(p)) for p in e["loc"]),
+                "message": clip(e["msg"], 300),
+                "type": e["type"],
+            }
+            for e in exc.errors()[:20]
+        ]
+        detail = f"{problems[0]['field']}: {problems[0]['message']}" if problems else "bad request"
+        return _json(ApiError(422, detail, problems).body(), 422)
 
     def unavailable() -> Response:
         return _json(ApiError(503, f"no model loaded: {holder.reason}").body(), 503)
@@ -89,10 +134,13 @@ def create_app(holder: ModelHolder) -> FastAPI:
             return unavailable()
         try:
             require_json(request.headers.get("content-type"))
-            payload, batch_size = service.score(await request.body())
+            body = await read_body(request, service.max_body_bytes)
+            rid = getattr(request.state, "request_id", "")
+            payload, batch_size, flagged = service.score(body, rid)
         except ApiError as err:
             return _json(err.body(), err.status)
         request.state.batch_size = batch_size
+        request.state.flagged = flagged
         request.state.model_version = service.model_version
         return _json(payload)
 
@@ -101,6 +149,10 @@ def create_app(holder: ModelHolder) -> FastAPI:
 
 log = configure_logging()
 holder = ModelHolder.load()
-log.setLevel(holder.settings.log_level)
+register_snapstart(holder)  # SnapStart (Lambda): verify before the snapshot, after restore
+configure_logging(holder.settings.log_level, service=holder.settings.service_name)
 app = create_app(holder)
-handler = Mangum(app, lifespan="off", custom_handlers=[WarmupPing])
+handler = LambdaEntry(app)
+if not holder.settings.trace_disabled:
+    version = holder.service.model_version if holder.service is not None else None
+    handler = traced(handler, version, holder.settings.service_name)

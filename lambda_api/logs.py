@@ -1,19 +1,28 @@
-"""One JSON line per request: request id, route, status, latency, batch size, model version.
+"""One JSON line per request (Powertools ``Logger``) and its metrics (``lambda_api.telemetry``).
 
-The log never carries a claim's fields: the middleware sees only the ASGI scope (method, path)
-and what the scoring route records in ``scope["state"]`` (batch size, model version). Bodies,
-query strings and headers are never logged, so personal columns cannot leak through here.
+The line holds: request id, method, path, status, latency, batch size, claims flagged, model
+version, the Lambda event kind. It never carries a claim's fields: the middleware sees only
+the ASGI scope (method, path) and what the scoring route records in ``scope["state"]`` (batch
+size, flagged count, model version). Bodies, query strings and headers are never logged, so
+personal columns cannot leak through here; an exception is logged by its type only.
+
+The library's ``fraud_mlops.api`` logger (model loading) writes through the same Powertools
+handler and formatter, so every line of the function's log has one structure.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger
+
+from lambda_api import telemetry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,32 +31,57 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOGGER_NAME = "fraud_mlops.api"
-logger = logging.getLogger(LOGGER_NAME)
+SERVICE = "fraud-scoring"
+MAX_LOGGED_PATH = 256
+INTERNAL_ERROR_START = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/json")],
+}
+INTERNAL_ERROR_BODY = {
+    "type": "http.response.body",
+    "body": b'{"detail":"internal error: the request id in x-request-id finds it in the log",'
+    b'"errors":[]}',
+}
+# One handler for the process; configure_logging() only re-points its stream.
+_handler = logging.StreamHandler(sys.stdout)
 
 
-class JsonFormatter(logging.Formatter):
-    """Render a record as one JSON object; structured fields come from ``extra={"fields": …}``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+def _dumps(entry: dict[str, Any]) -> str:
+    # orjson instead of json.dumps: cheaper on every line; str() for the odd value
+    return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", stream: Any = None) -> logging.Logger:
-    """Give the API logger one JSON handler (idempotent; Lambda reuses the process)."""
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logger.handlers[:] = [handler]
+logger = Logger(service=SERVICE, logger_handler=_handler, json_serializer=_dumps)
+
+
+class _FlattenFields(logging.Filter):
+    """``extra={"fields": {...}}`` (the library's convention) -> top-level keys of the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = record.__dict__.pop("fields", None)
+        if fields:
+            record.__dict__.update(fields)
+        return True
+
+
+_library = logging.getLogger(LOGGER_NAME)
+_library.addFilter(_FlattenFields())
+
+
+def configure_logging(
+    level: str = "INFO", stream: Any = None, service: str | None = None
+) -> Logger:
+    """Send the API's log lines to ``stream`` (default stdout) at ``level``; idempotent."""
+    # not setStream(): it flushes the old stream, which a test harness may have closed already
+    _handler.stream = stream or sys.stdout
     logger.setLevel(level)
+    if service:
+        logger.append_keys(service=service)
+    _library.handlers[:] = [_handler]
+    _library.setLevel(level)
     # Lambda's runtime installs a root handler; without this every line would print twice.
-    logger.propagate = False
+    _library.propagate = False
     return logger
 
 
@@ -58,9 +92,10 @@ def request_id_of(scope: Scope) -> str:
     if rid:
         return str(rid)
     event = scope.get("aws.event")
-    if isinstance(event, dict):
-        rid = (event.get("requestContext") or {}).get("requestId")
-        if rid:
+    context_of_event = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context_of_event, dict):
+        rid = context_of_event.get("requestId")
+        if isinstance(rid, str | int) and rid and len(str(rid)) <= 128:
             return str(rid)
     headers = dict(scope.get("headers") or ())
     # An ALB event has no request id; its trace id identifies the request end to end.
@@ -69,6 +104,19 @@ def request_id_of(scope: Scope) -> str:
         if value and len(value) <= 128:
             return bytes(value).decode("latin-1")
     return uuid.uuid4().hex
+
+
+def log_request(fields: dict[str, Any], scope: Scope) -> None:
+    """Write the one line (and the metrics) that every request or refused event gets."""
+    status = fields["status"]
+    if status >= 500:
+        logger.error("request", extra=fields)
+    else:
+        logger.info("request", extra=fields)
+    if "warmup" not in fields:  # a keep-warm ping is not traffic
+        telemetry.metrics.record(
+            status, fields["latency_ms"], fields.get("batch_size") or 0, fields.get("flagged") or 0
+        )
 
 
 class RequestLogMiddleware:
@@ -85,36 +133,41 @@ class RequestLogMiddleware:
         rid = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        status = 500  # stays 500 if the app fails before it starts a response
+        status = 0  # no response started yet
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
         error = None
         try:
             await self.app(scope, receive, send_with_id)
-        except BaseException as exc:
+        except Exception as exc:  # answered here: the server (or Mangum) never sees a traceback
             error = exc
-            raise
+            if not status:
+                await send_with_id(dict(INTERNAL_ERROR_START))
+                await send_with_id(dict(INTERNAL_ERROR_BODY))
         finally:
+            path = scope.get("path")
             fields = {
                 "request_id": rid,
                 "method": scope.get("method"),
-                "path": scope.get("path"),
+                "path": path if path is None or len(path) <= MAX_LOGGED_PATH else "(too long)",
                 "status": status,
                 "latency_ms": round((time.perf_counter() - start) * 1000, 3),
                 "batch_size": state.get("batch_size"),
+                "flagged": state.get("flagged"),
                 "model_version": state.get("model_version"),
             }
+            if "event_kind" in state:
+                fields["event_kind"] = state["event_kind"]
             if "warmup" in state:
                 fields["warmup"] = True
             if error is not None:
                 # The type only: an exception message (or traceback) could quote claim data.
                 fields["error"] = type(error).__name__
-            level = logging.ERROR if status >= 500 else logging.INFO
-            logger.log(level, "request", extra={"fields": fields})
+            fields["status"] = status or 500
+            log_request(fields, scope)

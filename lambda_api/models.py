@@ -209,3 +209,9 @@ class Health(_Doc):
     model_version: str | None
     uptime_seconds: float
     reason: str | None = Field(description="why no model is loaded")
+    capture: dict[str, Any] | None = Field(
+        None, description="score capture: active, captured, errors, reason (lambda_api.capture)"
+    )
+    shadow: dict[str, Any] | None = Field(
+        None, description="the shadow challenger, when SHADOW_MODEL_URI is set (lambda_api.shadow)"
+    )

@@ -67,3 +67,25 @@ class ApiSettings(EnvSettings):
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
         Field("INFO", validation_alias="LOG_LEVEL", description="level of the JSON request log")
     )
+    # Telemetry: Powertools' own variable names, so its documentation applies as written.
+    service_name: Text = Field(
+        "fraud-scoring",
+        validation_alias="POWERTOOLS_SERVICE_NAME",
+        description="`service` key of every log line (and the X-Ray service name)",
+    )
+    metrics_namespace: Text = Field(
+        "FraudMlops",
+        validation_alias="POWERTOOLS_METRICS_NAMESPACE",
+        description="CloudWatch namespace of the EMF request metrics (dimension model_version)",
+    )
+    metrics_disabled: Annotated[bool, BLANK_IS_UNSET] = Field(
+        False,
+        validation_alias="POWERTOOLS_METRICS_DISABLED",
+        description="`true` stops the per-request EMF metrics document",
+    )
+    trace_disabled: Annotated[bool, BLANK_IS_UNSET] = Field(
+        True,
+        validation_alias="POWERTOOLS_TRACE_DISABLED",
+        description="`false` traces each invocation with X-Ray (needs Active tracing on the "
+        "function); responses and errors are never captured",
+    )

@@ -11,7 +11,7 @@ CPython 3.12 when one is available (the task root is read-only, so Lambda could 
 it) -> smoke-import the handler on 3.12 -> zip reproducibly (sorted entries, fixed timestamps)
 -> fail if the unzipped size passes the budget.
 
-Usage: python scripts/build_lambda.py [--out dist/lambda.zip] [--max-unzipped-mb 100]
+Usage: python scripts/build_lambda.py [--out dist/lambda.zip] [--max-unzipped-mb 70]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ LOCK = REPO / "requirements.lock"
 # What the API imports; their own dependencies are resolved by pip, constrained by the lock.
 # threadpoolctl: the scorer holds BLAS to one thread for batches when it is importable.
 # pydantic-settings: every runtime's settings (it brings python-dotenv, pinned by the lock too).
+# aws-lambda-powertools: the structured logger, EMF metrics and the X-Ray tracer.
 SERVING = (
+    "aws-lambda-powertools",
     "fastapi",
     "mangum",
     "orjson",
@@ -43,6 +45,9 @@ SERVING = (
     "PyYAML",
     "threadpoolctl",
 )
+# X-Ray tracing (POWERTOOLS_TRACE_DISABLED=false) needs the X-Ray SDK; its botocore dependency
+# is the runtime's, so these two go in without dependencies.
+TRACING = ("aws-xray-sdk", "wrapt")
 # The torch-free library modules on the scoring path (store.py is not: it needs pyarrow;
 # lambda_api.fetch reads the same store_layout with boto3 instead).
 LIBRARY = (
@@ -53,6 +58,7 @@ LIBRARY = (
     "settings.py",
     "settings_base.py",
     "store_layout.py",
+    "capture_format.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",
@@ -62,13 +68,18 @@ LIBRARY = (
     "treeshap.py",
 )
 FORBIDDEN = {"torch", "pandas", "pyarrow", "sklearn", "scipy", "metaflow", "pulumi", "matplotlib"}
-RUNTIME_PROVIDED = {"boto3", "botocore"}  # in the Lambda Python runtime
+# In the Lambda Python runtime (snapshot_restore_py: the SnapStart hooks, in managed runtimes).
+RUNTIME_PROVIDED = {"boto3", "botocore", "snapshot_restore_py"}
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PRUNE_DIRS = {"__pycache__", "tests", "testing"}
 # Type stubs, C headers/sources and numpy's Fortran wrapper generator are never used at run time.
 PRUNE_GLOBS = ("*.pyi", "*.h", "*.c", "*.pxd")
 PRUNE_PATHS = ("numpy/f2py", "numpy/_core/include", "numpy/_pyinstaller", "bin")
+# Powertools ships every utility; the API uses its logger, metrics and tracer, which need only
+# utilities/typing and jmespath_utils (the smoke test imports the handler from the pruned tree).
+POWERTOOLS = "aws_lambda_powertools"
+POWERTOOLS_KEEP = {"typing", "jmespath_utils", "__init__.py"}
 
 
 class BuildError(Exception):
@@ -97,6 +108,9 @@ def pip_install(target: Path, python_version: str) -> None:
         "-c", str(LOCK), *pinned(SERVING, LOCK),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode == 0:
+        no_deps = [*cmd[: cmd.index("-c")], "--no-deps", *pinned(TRACING, LOCK)]
+        done = subprocess.run(no_deps, capture_output=True, text=True)
     if done.returncode != 0:
         raise BuildError(
             "pip could not install the serving dependencies for "
@@ -114,6 +128,15 @@ def prune(root: Path) -> None:
             path.unlink()
     for rel in PRUNE_PATHS:
         shutil.rmtree(root / rel, ignore_errors=True)
+    shutil.rmtree(root / POWERTOOLS / "event_handler", ignore_errors=True)
+    utilities = root / POWERTOOLS / "utilities"
+    for path in utilities.iterdir() if utilities.is_dir() else ():
+        if path.name in POWERTOOLS_KEEP:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def strip_binaries(root: Path) -> bool:
@@ -294,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "lambda.zip")
     parser.add_argument("--build-dir", type=Path, default=REPO / "build" / "lambda")
-    parser.add_argument("--max-unzipped-mb", type=float, default=100.0)
+    parser.add_argument("--max-unzipped-mb", type=float, default=70.0)
     parser.add_argument("--python-version", default="3.12", help="Lambda runtime (default 3.12)")
     parser.add_argument("--no-smoke", action="store_true", help="skip the 3.12 import test")
     args = parser.parse_args(argv)

@@ -26,11 +26,13 @@ def _models() -> dict[str, list[type]]:
     from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
+    from lambda_api.capture import CaptureSettings
     from lambda_api.settings import ApiSettings
+    from lambda_api.shadow import ShadowSettings
 
     return {
         "library": [Settings, AdlsSettings],
-        "api": [ApiSettings],
+        "api": [ApiSettings, CaptureSettings, ShadowSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
         "stack": list(SECTIONS),

@@ -49,7 +49,8 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:lambda/functionUrl:FunctionUrl": ("authorizationType",),
     "aws:iam/role:Role": ("assumeRolePolicy",),
     "databricks:index/job:Job": ("name", "parameters", "schedule"),
-    "snowflake:index/table:Table": ("name", "primaryKey"),
+    "snowflake:index/table:Table": ("name",),
+    "snowflake:index/tableConstraint:TableConstraint": ("type", "tableId", "columns"),
     "snowflake:index/warehouse:Warehouse": ("name", "warehouseSize", "autoSuspend"),
     "snowflake:index/serviceUser:ServiceUser": ("name", "defaultRole"),
     "snowflake:index/grantPrivilegesToAccountRole:GrantPrivilegesToAccountRole": ("privileges",),
@@ -77,6 +78,7 @@ def _short(value, limit: int = 110) -> str:
 
 def print_plan(stack: str) -> int:
     from infra import policies
+    from tools import iam_lint
     from tools.pulumi_mocks import run_program
     from tools.stack_files import config_from_stack_file
 
@@ -112,7 +114,15 @@ def print_plan(stack: str) -> int:
     if run.secret_outputs:
         print("  secret outputs: " + ", ".join(sorted(run.secret_outputs)))
     print("  IAM check: " + ("OK, no wildcard grants" if not problems else "; ".join(problems)))
-    return 1 if problems else 0
+    documents = iam_lint.documents(run)
+    linted = iam_lint.run_findings(run)
+    print(
+        f"  parliament: {len(documents)} IAM documents, "
+        + ("no findings" if not linted else f"{len(linted)} finding(s):")
+    )
+    for finding in linted:
+        print(f"    {finding}")
+    return 1 if problems or linted else 0
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ hypothesis_settings.register_profile("fuzz", max_examples=1000)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Fixtures shared across the tree (cli, pulumi stand-in, moto Step Functions, mock stack runs).
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.live_alias"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"

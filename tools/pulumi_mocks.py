@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ class Recorded:
     inputs: dict[str, Any]
     secret_inputs: frozenset[str]
     provider: str | None = None
+    # Resource options the engine sees (recorded by RecordingMonitor): URN, parent URN, protect.
+    urn: str = ""
+    parent: str = ""
+    protect: bool = False
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,13 +104,60 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:kms/key:Key":
             return {"keyId": sfx, "arn": f"arn:aws:kms:{region}:{account}:key/{sfx}"}
         if typ == "aws:lambda/function:Function":
-            return {"name": auto, "arn": f"arn:aws:lambda:{region}:{account}:function:{auto}"}
+            arn = f"arn:aws:lambda:{region}:{account}:function:{auto}"
+            version = "1" if inputs.get("publish") else "$LATEST"
+            return {
+                "name": auto,
+                "arn": arn,
+                "version": version,
+                "qualifiedArn": f"{arn}:{version}",
+            }
+        if typ == "aws:lambda/alias:Alias":
+            fn = f"arn:aws:lambda:{region}:{account}:function:{inputs.get('functionName')}"
+            return {"arn": f"{fn}:{inputs.get('name')}"}
+        if typ == "aws:iam/policy:Policy":
+            return {"name": auto, "arn": f"arn:aws:iam::{account}:policy/{auto}"}
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{auto}"}
+        if typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            return {
+                "name": auto,
+                "arn": f"arn:aws:firehose:{region}:{account}:deliverystream/{auto}",
+            }
         if typ == "aws:lambda/functionUrl:FunctionUrl":
             return {"functionUrl": f"https://{sfx}.lambda-url.{region}.on.aws/"}
         if typ == "aws:secretsmanager/secret:Secret":
             auto = f"{inputs.get('namePrefix', name)}{sfx}"
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{auto}"
             return {"name": auto, "arn": arn}
+        if typ == "aws:rds/instance:Instance":
+            host = f"{inputs.get('identifierPrefix', name)}{sfx}.c0.{region}.rds.amazonaws.com"
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{sfx}"
+            return {
+                "address": host,
+                "endpoint": f"{host}:5432",
+                "arn": f"arn:aws:rds:{region}:{account}:db:{name}-{sfx}",
+                "masterUserSecrets": [{"secretArn": secret, "secretStatus": "active"}],
+            }
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            lb = f"{inputs.get('namePrefix', '')}{sfx}"
+            elb = f"arn:aws:elasticloadbalancing:{region}:{account}"
+            return {
+                "arn": f"{elb}:loadbalancer/net/{lb}/{sfx}",
+                "dnsName": f"{lb}-{sfx}.elb.{region}.amazonaws.com",
+            }
+        if typ == "aws:lb/targetGroup:TargetGroup":
+            arn = f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{sfx}/{sfx}"
+            return {"arn": arn}
+        if typ == "aws:ecs/cluster:Cluster":
+            return {"name": auto, "arn": f"arn:aws:ecs:{region}:{account}:cluster/{auto}"}
+        if typ == "aws:ecs/taskDefinition:TaskDefinition":
+            arn = f"arn:aws:ecs:{region}:{account}:task-definition/{inputs.get('family')}:1"
+            return {"arn": arn, "revision": 1}
+        if typ == "aws:apigateway/restApi:RestApi":
+            return {"rootResourceId": f"root{sfx}", "name": auto}
+        if typ == "aws:apigateway/apiKey:ApiKey":
+            return {"value": f"mock-api-key-{sfx}"}
         if typ == "databricks:index/job:Job":
             return {"url": f"https://example.cloud.databricks.com/jobs/{sfx}"}
         if service in ("aws", "snowflake") and "name" not in inputs:
@@ -121,10 +174,40 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the mock runtime has no answer for {args.token}")
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock monitor, also recording what ``Mocks`` never sees: URN, parent, ``protect`` and
+    which resources each input depends on.
+
+    The policy pack's rules read these (``protect`` on prod data, providers' default tags).
+    """
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):  # the gRPC method name
+        response = super().RegisterResource(request)
+        with self._lock:
+            for r in reversed(self.mocks.resources):
+                if r.type == request.type and r.name == request.name and not r.urn:
+                    r.urn, r.parent, r.protect = response.urn, request.parent, request.protect
+                    r.property_dependencies = {
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                    }
+                    break
+        return response
+
+
 def run_program(cfg) -> MockRun:
     """Build the stack for ``cfg`` (a StackConfig) under the mocks; return what it registered."""
     mocks = RecordingMocks(cfg.aws_region)
-    pulumi.runtime.set_mocks(mocks, project=cfg.project, stack=cfg.stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=cfg.project,
+        stack=cfg.stack,
+        preview=False,
+        monitor=RecordingMonitor(mocks),
+    )
     from infra.stack import build_stack  # after set_mocks: providers bind to the mock monitor
 
     run = MockRun(stack=cfg.stack)

@@ -329,17 +329,18 @@ class NeuralNet:
         if self.kind == "mlp_embeddings":
             if not self.layers:
                 return z[:, 0]
+            # In place on ``z``: both callers hand over a fresh array they never read again.
             h = z
             for i, (weight_t, bias, gamma, beta) in enumerate(self.layers):
                 if i:
                     z = h @ weight_t
                     z += bias
                 inv_width = self.inv_widths[i]
-                z = z - (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
+                z -= (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
                 z *= (1.0 / np.sqrt(np.vecdot(z, z) * inv_width + self.eps))[:, None]
-                h = z * gamma
-                h += beta
-                np.maximum(h, 0.0, out=h)
+                z *= gamma
+                z += beta
+                h = np.maximum(z, 0.0, out=z)
             return h @ self.out_w + self.out_b
         x = np.maximum(z, 0).reshape(z.shape[0], self.k, self.width)
         for weight_t, r, s, bias in self.blocks:
@@ -374,30 +375,37 @@ class NeuralNet:
             reference_categorical: ``[c]`` the reference code of each categorical feature.
         """
         n = numeric.shape[0]
-        u_num, u_cat = self._parts(numeric, categorical)  # [p, n, kH], [n, c, kH]
-        z0 = u_num.sum(axis=0) + u_cat.sum(axis=1) + self.first_b  # [n, kH]
+        rep = self.embed(numeric.astype(self.dtype, copy=False))  # [n, p, d]
+        if rep.shape[2] == 1:
+            u_num = rep[:, :, 0].T[:, :, None] * self.first_num[:, 0, None, :]  # [p, n, kH]
+        else:
+            u_num = np.matmul(np.ascontiguousarray(rep.transpose(1, 0, 2)), self.first_num)
+        # categoricals feature-major: [c, n, kH], contiguous per feature
+        u_cat = self.cat_table[(categorical + self.offsets).T]
+        z0 = u_num.sum(axis=0)
+        z0 += u_cat.sum(axis=0)
+        z0 += self.first_b  # [n, kH]
         ref_num, ref_cat = self._parts(
             reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
-        )
-        delta_num = ref_num - u_num  # [p, n, kH]
-        # numeric inputs -> schema features: [f, p] @ [p, n*kH]
+        )  # [p, 1, kH], [1, c, kH]
         width = z0.shape[1]
-        grouped = (numeric_groups.T @ delta_num.reshape(delta_num.shape[0], n * width)).reshape(
-            numeric_groups.shape[1], n, width
-        )
-        f_num = grouped.shape[0]
-        if f_num + u_cat.shape[1] != n_features:
-            raise ModelError(f"{f_num + u_cat.shape[1]} feature groups for {n_features} features")
-        # row 0: the claim; row 1 + f: the claim with feature f at its reference
-        stacked = np.empty((n, n_features + 1, z0.shape[1]), dtype=self.dtype)
-        stacked[:, 0] = z0
-        np.add(grouped.transpose(1, 0, 2), z0[:, None, :], out=stacked[:, 1 : 1 + f_num])
-        np.subtract(ref_cat, u_cat, out=stacked[:, 1 + f_num :])
-        stacked[:, 1 + f_num :] += z0[:, None, :]
-        logits = self._rest(stacked.reshape(n * (n_features + 1), z0.shape[1]))
-        logits = logits.reshape(n, n_features + 1)
-        full = logits[:, 0].astype(np.float64)
-        return full, (logits[:, :1] - logits[:, 1:]).astype(np.float64)
+        f_num = numeric_groups.shape[1]
+        if f_num + u_cat.shape[0] != n_features:
+            raise ModelError(f"{f_num + u_cat.shape[0]} feature groups for {n_features} features")
+        # Feature-major rows, so every write below is contiguous: block 0 is the claims as they
+        # are, block 1 + f the claims with feature f at its reference.
+        stacked = np.empty((n_features + 1, n, width), dtype=self.dtype)
+        stacked[0] = z0
+        # numeric inputs -> schema features: [f, p] @ [p, n*kH] of (reference - input) terms
+        np.subtract(ref_num, u_num, out=u_num)
+        grouped = numeric_groups.T @ u_num.reshape(u_num.shape[0], n * width)
+        np.add(grouped.reshape(f_num, n, width), z0, out=stacked[1 : 1 + f_num])
+        np.subtract(ref_cat[0][:, None, :], u_cat, out=stacked[1 + f_num :])
+        stacked[1 + f_num :] += z0
+        logits = self._rest(stacked.reshape((n_features + 1) * n, width))
+        logits = logits.reshape(n_features + 1, n)
+        full = logits[0].astype(np.float64)
+        return full, (logits[0] - logits[1:]).T.astype(np.float64)
 
 
 def feature_groups(source_of_numeric_dim: Sequence[str], numeric_features: Sequence[str]):

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Annotated, Any, Self, get_origin
+from types import UnionType
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import BeforeValidator, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -160,11 +161,15 @@ def is_secret(field: FieldInfo) -> bool:
 
 
 def field_kind(field: FieldInfo) -> str:
-    """``secret``, ``bool``, ``int``, ``list`` or ``str``: how a value is written."""
+    """``secret``, ``bool``, ``int``, ``float``, ``list`` or ``str``: how a value is written."""
     if is_secret(field):
         return "secret"
-    if field.annotation in (bool, int):
-        return field.annotation.__name__
+    # `int | None` (an optional number) is written as an int.
+    annotation = next((a for a in get_args(field.annotation) if a is not type(None)), None)
+    annotation = annotation if get_origin(field.annotation) in (Union, UnionType) else None
+    for candidate in (field.annotation, annotation):
+        if candidate in (bool, int, float):
+            return candidate.__name__
     return "list" if get_origin(field.annotation) is tuple else "str"
 
 

@@ -104,7 +104,7 @@ def load_event(name: str, body: Any = None, **overrides: Any) -> dict[str, Any]:
     event = copy.deepcopy(json.loads((EVENTS / name).read_text(encoding="utf-8")))
     if body is not None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        if event.get("isBase64Encoded"):
+        if event.get("isBase64Encoded") or event.get("is_base64_encoded"):  # VPC Lattice v1
             event["body"] = base64.b64encode(raw).decode()
         else:
             event["body"] = raw.decode()

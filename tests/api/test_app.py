@@ -81,7 +81,7 @@ def test_optional_feature_may_be_null_or_absent(
     make_client: Any, sample_claims: list[dict[str, Any]]
 ) -> None:
     absent = {k: v for k, v in sample_claims[0].items() if k != "vehicle_age"}
-    null = {**sample_claims[0], "vehicle_age": None}
+    null = {**sample_claims[0], "vehicle_age": None, "claim_id": "C-other"}
     response = _post(make_client(), [absent, null])
     assert response.status_code == 200, response.text
     a, b = response.json()["results"]
@@ -287,7 +287,7 @@ def test_one_json_log_line_per_request_without_claim_data(
     assert ok["message"] == "request" and ok["request_id"] == "req-123"
     assert ok["status"] == 200 and ok["batch_size"] == 3 and ok["path"] == "/v1/score"
     assert ok["model_version"] and ok["latency_ms"] > 0
-    assert bad["status"] == 422 and bad["batch_size"] is None
+    assert bad["status"] == 422 and bad.get("batch_size") is None  # Powertools drops nulls
     text = stream.getvalue()
     for needle in ("SECRET", sample_claims[0]["claim_id"], sample_claims[0]["provider_id"]):
         assert needle not in text

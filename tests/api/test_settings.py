@@ -51,3 +51,22 @@ def test_bad_values_say_what_to_set(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         ApiSettings.from_env(env)
     assert message in str(info.value)
+
+
+def test_telemetry_settings_use_powertools_names(tmp_path: Path) -> None:
+    default = ApiSettings.from_env({"MODEL_URI": str(tmp_path)})
+    assert (default.service_name, default.metrics_namespace) == ("fraud-scoring", "FraudMlops")
+    assert default.metrics_disabled is False and default.trace_disabled is True
+    custom = ApiSettings.from_env(
+        {"MODEL_URI": str(tmp_path), "POWERTOOLS_SERVICE_NAME": "scoring-eu",
+         "POWERTOOLS_METRICS_NAMESPACE": "FraudMlopsStaging",
+         "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "false"}
+    )  # fmt: skip
+    assert (custom.service_name, custom.metrics_namespace) == ("scoring-eu", "FraudMlopsStaging")
+    assert custom.metrics_disabled is True and custom.trace_disabled is False
+
+
+def test_a_bad_telemetry_switch_is_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        ApiSettings.from_env({"MODEL_URI": "/x", "POWERTOOLS_TRACE_DISABLED": "maybe"})
+    assert "POWERTOOLS_TRACE_DISABLED='maybe'" in str(info.value)

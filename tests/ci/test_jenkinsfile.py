@@ -16,9 +16,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 JENKINSFILE = REPO / "Jenkinsfile"
 STAGES = [
-    "Setup", "Lint & Test", "Build", "Pulumi preview", "Approve prod", "Pulumi up",
-    "Deploy flow", "Run flow", "Gate", "Promote",
+    "Build and test", "Setup", "Lint & Test", "Build",
+    "Infrastructure", "Pulumi preview", "Approve prod", "Pulumi up",
+    "Flow", "Deploy flow", "Run flow", "Gate", "Promote",
 ]  # fmt: skip
+# Parent stages: an agent (or a lock) around nested `stages { }`, no steps of their own.
+PARENTS = {"Build and test", "Infrastructure", "Flow"}
+AGENT = "agent { label 'linux && python3.11' }"
 CREDENTIALS = {
     "fraud-mlops-aws", "pulumi-backend-url", "pulumi-config-passphrase", "databricks-token",
     "snowflake-private-key", "slack-webhook-url", "smtp-credentials",
@@ -57,7 +61,11 @@ def stages(text: str) -> dict[str, str]:
 
 
 def _commands(block: str) -> list[str]:
-    return re.findall(r"\bsh\s+'([^']+)'", block)
+    """Each shell command of the ``sh '...'`` steps in ``block`` (``a && b`` counts as two)."""
+    found = []
+    for line in re.findall(r"\bsh\s+'([^']+)'", block):
+        found += [c.strip().removeprefix(".venv/bin/") for c in line.split("&&")]
+    return found
 
 
 def test_groovy_syntax_is_valid(text):
@@ -79,11 +87,87 @@ def test_the_syntax_check_can_fail():
 
 def test_pipeline_shape(text, stages):
     pipeline = _block(text, text.index("pipeline {"))
-    assert re.search(r"^\s{4}agent\s", pipeline, re.M), "top-level agent missing"
+    # No executor for the pipeline itself: stage groups take agents, the approval takes none.
+    assert re.search(r"^\s{4}agent none$", pipeline, re.M), "top-level `agent none` missing"
     assert re.search(r"triggers\s*\{\s*githubPush\(\)\s*\}", pipeline)
     assert list(stages) == STAGES
     for name, block in stages.items():
-        assert "steps {" in block, f"stage {name!r} has no steps"
+        if name in PARENTS:
+            assert "stages {" in block, f"parent stage {name!r} has no nested stages"
+        else:
+            assert "steps {" in block, f"stage {name!r} has no steps"
+
+
+def _agent_of(stages: dict[str, str], name: str) -> str | None:
+    """The stage that gives ``name`` its agent (itself or its parent), or None."""
+    if AGENT in stages[name].split("stages {")[0].split("steps {")[0]:
+        return name
+    parents = [p for p in PARENTS if p != name and stages[name] in stages[p]]
+    return next((a for p in parents if (a := _agent_of(stages, p))), None)
+
+
+def test_every_command_runs_on_an_agent_and_the_approval_waits_without_one(stages):
+    for name, block in stages.items():
+        if name not in PARENTS and _commands(block):
+            assert _agent_of(stages, name), f"stage {name!r} runs commands without an agent"
+    approve = stages["Approve prod"]
+    assert _agent_of(stages, "Approve prod") is None
+    assert not re.search(r"^\s*agent\b", approve, re.M)
+    assert "beforeInput true" in approve
+    directive = _block(approve, approve.index("input {"))
+    assert "submitter 'fraud-mlops-approvers'" in directive and "message " in directive
+    assert "timeout(time: 1, unit: 'HOURS')" in approve
+
+
+def test_stack_choices_are_exactly_the_stack_files(text):
+    params = _block(text, text.index("parameters {"))
+    choices = re.search(r"choice\(name: 'STACK', choices: \[([^\]]*)\]", params).group(1)
+    files = sorted(p.name.split(".")[1] for p in (REPO / "stacks").glob("Pulumi.*.yaml"))
+    assert sorted(re.findall(r"'([^']+)'", choices)) == files  # no `staging` without a file
+
+
+def test_preview_plan_approval_and_up_share_one_per_stack_lock(stages):
+    infra = stages["Infrastructure"]
+    options = _block(infra, infra.index("options {"))
+    assert 'lock(resource: "fraud-mlops-pulumi-${params.STACK}")' in options
+    for name in ("Pulumi preview", "Approve prod", "Pulumi up"):
+        assert stages[name] in infra, f"{name} is outside the lock"
+
+
+def test_the_archived_preview_plan_is_what_up_applies(text, stages):
+    assert 'PULUMI_PLAN = "build/pulumi/plan-${params.STACK}.json"' in text
+    preview, up = stages["Pulumi preview"], stages["Pulumi up"]
+    assert _commands(preview) == ["make pulumi-preview STACK=${STACK} PLAN=${PULUMI_PLAN}"]
+    assert _commands(up) == ["make pulumi-up STACK=${STACK} PLAN=${PULUMI_PLAN}"]
+    assert "archiveArtifacts artifacts: 'build/pulumi/**'" in preview
+    assert "stash name: 'pulumi-plan', includes: 'dist/**, build/pulumi/**'" in preview
+    assert "unstash 'pulumi-plan'" in up  # the same plan and the same dist/lambda.zip
+
+
+def _dry_run(target: str, *assignments: str) -> str:
+    import subprocess
+
+    result = subprocess.run(
+        ["make", "-n", "-W", ".venv/.installed-stamp", target, *assignments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_make_saves_the_plan_applies_it_and_runs_the_policy_pack():
+    plan = "build/pulumi/plan-prod.json"
+    preview = _dry_run("pulumi-preview", "STACK=prod", f"PLAN={plan}")
+    up = _dry_run("pulumi-up", "STACK=prod", f"PLAN={plan}")
+    assert re.search(
+        rf"^pulumi preview --stack prod .*--policy-pack policy --save-plan {plan}$", preview, re.M
+    )
+    assert re.search(
+        rf"^pulumi up --stack prod --yes .*--policy-pack policy --plan {plan}$", up, re.M
+    )
 
 
 def test_parameters(text):
@@ -105,10 +189,10 @@ def test_credentials_are_bound_with_with_credentials_only(text):
 
 
 def test_pulumi_up_runs_on_main_only_after_prod_approval(stages):
-    assert re.search(r"when\s*\{\s*branch 'main'\s*\}", stages["Pulumi up"])
+    assert re.search(r"when\s*\{\s*beforeAgent true\s*branch 'main'\s*\}", stages["Pulumi up"])
     approve = stages["Approve prod"]
     assert "branch 'main'" in approve and "params.STACK == 'prod'" in approve
-    assert re.search(r"\binput message:", approve) and "submitter:" in approve
+    assert list(stages).index("Approve prod") < list(stages).index("Pulumi up")
     assert "branch 'main'" not in stages["Pulumi preview"]  # preview runs on every build
     for name in ("Deploy flow", "Gate", "Promote"):
         assert "branch 'main'" in stages[name], f"{name} must not run on branches"
@@ -117,6 +201,8 @@ def test_pulumi_up_runs_on_main_only_after_prod_approval(stages):
 
 def test_each_stage_runs_one_command(stages):
     for name, block in stages.items():
+        if name in PARENTS:
+            continue
         commands = _commands(block)
         if name == "Approve prod":
             assert commands == []
@@ -128,12 +214,19 @@ def test_each_stage_runs_one_command(stages):
 
 def test_reports_artifacts_and_notifications(text, stages):
     assert "junit testResults: 'build/reports/junit.xml'" in stages["Lint & Test"]
-    post = _block(text, text.rindex("post {"))
+    build = stages["Build and test"]
+    post = _block(build, build.rindex("post {"))
     assert "archiveArtifacts artifacts: 'dist/**, build/reports/**'" in post
-    for status in ("success", "failure"):
-        block = _block(post, post.index(f"{status} {{"))
-        (command,) = _commands(block)
-        assert command.startswith(f"fraud-mlops notify --status {status}")
+    assert "stash name: 'release', includes: 'dist/**'" in stages["Build"]
+    flow = stages["Flow"]
+    success = _block(flow, flow.rindex("success {"))
+    (command,) = _commands(success)
+    assert command.startswith("fraud-mlops notify --status success")
+    pipeline_post = _block(text, text.rindex("    post {"))
+    failure = _block(pipeline_post, pipeline_post.index("failure {"))
+    assert "node('linux && python3.11')" in failure  # `agent none`: the notifier takes one
+    assert _commands(failure)[0] == "make setup"
+    assert _commands(failure)[1].startswith("fraud-mlops notify --status failure")
 
 
 def _makefile_targets() -> set[str]:
@@ -193,7 +286,50 @@ def test_pending_commands_are_still_missing_and_listed(text):
         assert not exists, f"{pending} exists now: remove it from PENDING in this test"
 
 
-def test_cli_commands_run_from_the_project_venv(text):
-    """Stages call `fraud-mlops` by name: `make setup` puts it in .venv/bin, on PATH."""
-    environment = _block(text, text.index("environment {"))
-    assert 'PATH = "${env.WORKSPACE}/.venv/bin:${env.PATH}"' in environment
+def test_cli_commands_run_from_the_project_venv(stages):
+    """Stages call `fraud-mlops` by name: `make setup` puts it in .venv/bin, on the agent's PATH."""
+    for name in ("Build and test", "Flow"):
+        environment = _block(stages[name], stages[name].index("environment {"))
+        assert 'PATH = "${env.WORKSPACE}/.venv/bin:${env.PATH}"' in environment
+    assert "fraud-mlops" in " ".join(_commands(stages["Flow"]))
+
+
+def test_make_lint_runs_npm_groovy_lint_on_the_jenkinsfile():
+    recipe = _dry_run("lint")
+    assert re.search(
+        r"npm-groovy-lint --noserver --config tools/groovy-lint/\.groovylintrc\.json "
+        r"--failon info Jenkinsfile$",
+        recipe,
+        re.M,
+    )
+
+
+@pytest.mark.slow
+def test_npm_groovy_lint_passes_the_jenkinsfile_and_fails_a_bad_one(tmp_path):
+    """CodeNarc itself: nothing on the Jenkinsfile, findings on a copy with two mistakes."""
+    import json
+    import shutil
+    import subprocess
+
+    exe = REPO / "tools" / "groovy-lint" / "node_modules" / ".bin" / "npm-groovy-lint"
+    if not exe.exists() or shutil.which("java") is None:
+        pytest.skip("npm-groovy-lint needs `make groovy-lint` (Node.js) and a Java runtime")
+    good = tmp_path / "Jenkinsfile"
+    good.write_text(JENKINSFILE.read_text())
+    bad = tmp_path / "bad" / "Jenkinsfile"
+    bad.parent.mkdir()
+    # An unused variable and a trailing semicolon: CodeNarc's UnusedVariable, UnnecessarySemicolon.
+    bad.write_text(JENKINSFILE.read_text() + "\ndef unused = 'x';\n")
+    config = REPO / "tools" / "groovy-lint" / ".groovylintrc.json"
+    argv = [str(exe), "--noserver", "--output", "json", "--config", str(config), str(good)]
+    argv.append(str(bad))
+    result = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)["files"]
+    found = {Path(f).parent.name: {e["rule"] for e in v["errors"]} for f, v in report.items()}
+    assert found.get(tmp_path.name, set()) == set(), found
+    assert {"UnnecessarySemicolon"} <= found["bad"], found

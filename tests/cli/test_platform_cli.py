@@ -159,3 +159,52 @@ def test_malformed_config_is_refused(tmp_path, metaflow_home, capsys):
     missing = tmp_path / "nope.json"
     assert main(["metaflow-config", "--stack", "dev", "--from-json", str(missing)]) == 2
     assert "pulumi stack output --json -s dev" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def prod_outputs() -> tuple[dict, str]:
+    """Outputs of the prod stack (metadata service on): values, and the secret key's value."""
+    from tools.pulumi_mocks import run_program
+    from tools.stack_files import config_from_stack_file
+
+    run = run_program(config_from_stack_file("prod"))
+    shown = {k: ("[secret]" if k in run.secret_outputs else v) for k, v in run.outputs.items()}
+    return shown, run.outputs["metaflow_service_auth_key"]
+
+
+def test_with_the_metadata_service_the_profile_gets_the_key_from_pulumi(
+    prod_outputs, metaflow_home, tmp_path, monkeypatch, capsys
+):
+    shown, key = prod_outputs
+    bin_dir, saved = tmp_path / "bin", tmp_path / "prod.json"
+    bin_dir.mkdir()
+    saved.write_text(json.dumps(shown))  # what `pulumi stack output --json` prints
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        '#!/bin/sh\necho "$@" >> ' + str(tmp_path / "args") + "\n"
+        f'if [ "$3" = "metaflow_service_auth_key" ]; then echo {key}; else cat {saved}; fi\n'
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert main(["metaflow-config", "--stack", "prod"]) == 0
+    profile = metaflow_home / "config_prod.json"
+    written = json.loads(profile.read_text())
+    assert written["METAFLOW_DEFAULT_METADATA"] == "service"
+    assert written["METAFLOW_SERVICE_URL"] == shown["metaflow_config"]["METAFLOW_SERVICE_URL"]
+    assert written["METAFLOW_SERVICE_AUTH_KEY"] == key
+    assert stat.S_IMODE(profile.stat().st_mode) == 0o600
+    calls = (tmp_path / "args").read_text().splitlines()
+    assert "stack output metaflow_service_auth_key --show-secrets --stack prod" in calls
+    assert key not in capsys.readouterr().out  # written, never printed
+
+
+def test_a_saved_file_without_the_revealed_key_is_a_clear_error(
+    prod_outputs, metaflow_home, tmp_path, capsys
+):
+    shown, _ = prod_outputs
+    saved = tmp_path / "prod.json"
+    saved.write_text(json.dumps(shown))
+    assert main(["metaflow-config", "--stack", "prod", "--from-json", str(saved)]) == 2
+    err = capsys.readouterr().err
+    assert "metaflow_service_auth_key" in err and "--show-secrets" in err
+    assert not metaflow_home.exists()  # nothing half-written

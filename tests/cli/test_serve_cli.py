@@ -64,7 +64,9 @@ def api_url(model: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory) -
     from lambda_api.loader import ModelHolder
 
     cache = tmp_path_factory.mktemp("cache")
-    holder = ModelHolder.load({"MODEL_URI": str(model[0]), "MODEL_CACHE_DIR": str(cache)})
+    # no EMF metrics: the server shares this process's stdout with the CLI output under test
+    env = {"MODEL_URI": str(model[0]), "MODEL_CACHE_DIR": str(cache)}
+    holder = ModelHolder.load({**env, "POWERTOOLS_METRICS_DISABLED": "true"})
     port = _free_port()
     config = uvicorn.Config(create_app(holder), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

@@ -1,7 +1,8 @@
 """``fraud-mlops promote``: refusals, the pulumi commands it runs, rollback and undo.
 
 The pulumi CLI is not installed here: a stand-in ``pulumi`` on PATH records its arguments, keeps
-the config value in a file, and fails ``up`` on request. The model store is real.
+the config value in a file, and fails ``up`` on request (or publishes a Lambda version on moto,
+``live_stack``). The model store is real.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def _targets(call: list[str]) -> list[str]:
     return [call[i + 1] for i, word in enumerate(call) if word == "--target"]
 
 
-def test_promote_serves_the_champion_through_a_targeted_pulumi_up(world, pulumi, cli):
-    code, out, err = _promote(cli, world)
+def test_promote_serves_the_champion_through_a_targeted_pulumi_up(world, pulumi, cli, live_stack):
+    code, out, err = _promote(cli, world, "--no-canary")  # canaries: test_promote_canary.py
     assert code == 0, err
     champion = world.version("run2")
     get, set_, up = pulumi()
@@ -35,10 +36,10 @@ def test_promote_serves_the_champion_through_a_targeted_pulumi_up(world, pulumi,
     assert ModelStore(world.store_uri).champion(MODEL)["version"] == champion  # unchanged
 
 
-def test_rollback_to_an_older_version_moves_the_champion_back(world, pulumi, cli):
-    assert _promote(cli, world)[0] == 0
+def test_rollback_to_an_older_version_moves_the_champion_back(world, pulumi, cli, live_stack):
+    assert _promote(cli, world, "--no-canary")[0] == 0
     old = world.version("run1")
-    code, out, err = _promote(cli, world, "--version", old)
+    code, out, err = _promote(cli, world, "--version", old, "--no-canary")
     assert code == 0, err
     assert "rollback on dev" in err
     assert pulumi.config(MODEL_VERSION_KEY) == old

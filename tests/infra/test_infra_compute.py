@@ -99,3 +99,16 @@ def test_execution_role_pulls_only_the_training_image(dev):
         "arn:aws:ecr:eu-west-1:123456789012:repository/fraud-mlops-dev-training-"
         + pull["Resource"][0].rsplit("-", 1)[-1]
     ]
+
+
+def test_batch_job_log_group_is_created_with_retention(dev, prod):
+    for run, days in ((dev, 14), (prod, 90)):  # logRetentionDays of each stack file
+        group = run.one("aws:cloudwatch/logGroup:LogGroup", f"fraud-mlops-{run.stack}-batch-jobs")
+        assert group.inputs["name"] == "/aws/batch/job"
+        assert group.inputs["retentionInDays"] == days
+
+
+def test_a_second_stack_in_the_account_can_leave_the_batch_log_group_alone(build):
+    run = build("dev", manageBatchLogGroup="false")
+    names = {g.inputs["name"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert "/aws/batch/job" not in names

@@ -133,7 +133,7 @@ def test_a_section_that_is_off_reads_only_its_switch():
 
 def test_keys_come_from_the_section_models_with_their_kinds_and_defaults():
     by_name = {k.name: k for k in KEYS}
-    assert len(by_name) == len(KEYS) == 61
+    assert len(by_name) == len(KEYS) == 75
     assert (by_name["maxVcpus"].kind, by_name["maxVcpus"].default) == ("int", 64)
     assert (by_name["instanceTypes"].kind, by_name["instanceTypes"].default) == (
         "list",
@@ -142,6 +142,7 @@ def test_keys_come_from_the_section_models_with_their_kinds_and_defaults():
     assert by_name["gpu"].kind == "bool" and by_name["modelName"].kind == "str"
     assert {k.name for k in KEYS if k.kind == "secret"} == {
         "k8sKubeconfig",
+        "captureKeySalt",
         "databricksToken",
         "snowflakeAdminPrivateKey",
         "snowflakeServiceUserPrivateKey",

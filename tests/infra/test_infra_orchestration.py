@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.infra.support import policy_of
 
@@ -31,7 +32,8 @@ def test_step_functions_role_submits_only_to_this_stacks_queues(build):
         resources = set(submit[0]["Resource"])
         assert {r for r in resources if ":job-queue/" in r} == queues
         assert resources - queues == {
-            "arn:aws:batch:eu-west-1:123456789012:job-definition/metaflow_*"
+            "arn:aws:batch:eu-west-1:123456789012:job-definition/metaflow_*",
+            "arn:aws:batch:eu-west-1:123456789012:job/*",  # SubmitJob also authorizes the job
         }
 
 
@@ -73,3 +75,11 @@ def test_execution_log_group_has_retention(dev):
     group = dev.one("aws:cloudwatch/logGroup:LogGroup", "fraud-mlops-dev-executions")
     assert group.inputs["name"] == "/aws/vendedlogs/states/fraud-mlops-dev"
     assert group.inputs["retentionInDays"] == 14
+
+
+def test_metaflow_gets_the_log_group_as_a_logging_destination_ending_in_colon_star(dev):
+    """Step Functions takes `arn:aws:logs:<region>:<account>:log-group:<name>:*` only."""
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", "fraud-mlops-dev-executions")
+    arn = dev.outputs["metaflow_config"]["METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"]
+    assert arn.endswith(f":log-group:{group.inputs['name']}:*")
+    assert re.fullmatch(r"arn:aws:logs:eu-west-1:\d{12}:log-group:[^:*]+:\*", arn)

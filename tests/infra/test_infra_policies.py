@@ -24,7 +24,9 @@ def test_every_builder_is_free_of_wildcard_grants():
     docs = [
         policies.batch_job_role(["arn:aws:s3:::x"], "arn:aws:kms:k", ["arn:sm:s"]),
         policies.ecs_execution_role("arn:aws:ecr:r", "arn:aws:logs:g"),
-        policies.step_functions_role(QUEUES, "arn:jd/", "arn:rule", "arn:aws:s3:::d", "arn:t"),
+        policies.step_functions_role(
+            QUEUES, "arn:aws:batch:eu-west-1:1:", "arn:rule", "arn:aws:s3:::d", "arn:t"
+        ),
         policies.foreach_table_access("arn:t"),
         policies.events_role("arn:aws:states:eu-west-1:1:stateMachine:p*"),
         policies.lambda_role("arn:aws:s3:::m", "claims-fraud", "arn:aws:kms:k", "arn:logs"),
@@ -34,10 +36,16 @@ def test_every_builder_is_free_of_wildcard_grants():
 
 
 def test_step_functions_submit_only_to_given_queues_and_metaflow_job_definitions():
-    doc = policies.step_functions_role(QUEUES, "arn:jd/", "arn:rule", "arn:aws:s3:::d", "arn:t")
+    doc = policies.step_functions_role(
+        QUEUES, "arn:aws:batch:eu-west-1:1:", "arn:rule", "arn:aws:s3:::d", "arn:t"
+    )
     submit = [s for s in doc["Statement"] if "batch:SubmitJob" in s["Action"]]
     assert len(submit) == 1
-    assert submit[0]["Resource"] == [*QUEUES, "arn:jd/metaflow_*"]
+    assert submit[0]["Resource"] == [
+        *QUEUES,
+        "arn:aws:batch:eu-west-1:1:job-definition/metaflow_*",
+        "arn:aws:batch:eu-west-1:1:job/*",
+    ]
 
 
 def test_lambda_reads_only_its_model_prefix():

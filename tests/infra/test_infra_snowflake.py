@@ -16,10 +16,24 @@ def test_tables_are_exactly_the_library_specs(prod):
         assert [(c["name"], c["type"], c["nullable"]) for c in got["columns"]] == [
             (c.name, c.type, c.nullable) for c in spec.columns
         ]
-        assert got["primaryKey"]["keys"] == list(spec.key)
+        assert "primaryKey" not in got  # deprecated argument: the key is a TableConstraint
         assert got["database"] == "FRAUD_MLOPS_PROD"
         assert got["schema"] == specs.SCHEMA_NAME_DEFAULT
     assert prod.outputs["snowflake_tables"] == [t.name for t in specs.TABLES]
+
+
+def test_each_table_key_is_a_primary_key_constraint(prod):
+    constraints = {
+        c.inputs["tableId"]: c.inputs
+        for c in prod.of_type("snowflake:index/tableConstraint:TableConstraint")
+    }
+    assert len(constraints) == len(specs.TABLES)
+    for spec in specs.TABLES:
+        got = constraints[f'"FRAUD_MLOPS_PROD"."{specs.SCHEMA_NAME_DEFAULT}"."{spec.name}"']
+        assert got["type"] == "PRIMARY KEY"
+        assert got["columns"] == list(spec.key)
+    (provider,) = prod.of_type("pulumi:providers:snowflake")
+    assert "snowflake_table_constraint_resource" in provider.inputs["previewFeaturesEnabled"]
 
 
 def test_views_select_from_the_qualified_tables(prod):

@@ -66,6 +66,8 @@ def test_components_have_type_tokens(prod):
         "fraud:aws:Compute",
         "fraud:aws:Orchestration",
         "fraud:aws:Serving",
+        "fraud:aws:MetadataService",
+        "fraud:aws:ScoreCapture",
         "fraud:databricks:Job",
         "fraud:snowflake:Warehouse",
     }
@@ -110,6 +112,7 @@ def test_secrets_never_reach_plain_outputs_or_plain_inputs(prod):
         ("pulumi:providers:databricks", "token"),
         ("pulumi:providers:snowflake", "privateKey"),
         ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
+        ("aws:lambda/function:Function", "environment"),  # CAPTURE_KEY_SALT
     }
 
 
@@ -152,3 +155,24 @@ def test_entry_point_refuses_a_missing_lambda_zip(tmp_path):
             runpy.run_path(str(REPO / "infra" / "__main__.py"), run_name="__main__")
     finally:
         pulumi.runtime.set_all_config({})
+
+
+def test_service_trust_policies_are_bound_to_the_stack_account(build):
+    """aws:SourceAccount on every service that documents it: no confused deputy."""
+    from tools.pulumi_mocks import ACCOUNT
+
+    checked = set()
+    for run in (build("dev"), build("prod"), build("dev", sagemakerEnabled="true")):
+        for role in run.of_type("aws:iam/role:Role"):
+            (stmt,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+            service = stmt["Principal"]["Service"]
+            if service in policies.SOURCE_ACCOUNT_SERVICES:
+                condition = stmt.get("Condition", {}).get("StringEquals", {})
+                assert condition.get("aws:SourceAccount") == ACCOUNT, role.name
+                checked.add(service)
+    assert checked >= {
+        "states.amazonaws.com",
+        "events.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+        "sagemaker.amazonaws.com",
+    }

@@ -61,21 +61,39 @@ def test_bucket_policies_refuse_plain_http(dev):
         assert all(f"fraud-mlops-dev-{role}-" in r for r in stmt["Resource"])
 
 
-def test_models_are_versioned_and_the_datastore_expires(dev):
-    versioning = by_bucket(dev, "aws:s3/bucketVersioning:BucketVersioning")
-    assert set(versioning) == {"models"}
-    assert versioning["models"].inputs["versioningConfiguration"]["status"] == "Enabled"
-    rules = {
+def _lifecycle(run) -> dict[str, list[dict]]:
+    return {
         k: r.inputs["rules"]
         for k, r in by_bucket(
-            dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+            run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
         ).items()
     }
-    assert rules["datastore"][0]["expiration"]["days"] == 30  # stacks/Pulumi.dev.yaml
+
+
+def test_models_and_datastore_are_versioned_and_only_old_versions_expire(dev):
+    versioning = by_bucket(dev, "aws:s3/bucketVersioning:BucketVersioning")
+    assert set(versioning) == {"datastore", "models"}
+    assert all(
+        v.inputs["versioningConfiguration"]["status"] == "Enabled" for v in versioning.values()
+    )
+    rules = _lifecycle(dev)
+    (datastore,) = rules["datastore"]
+    # stacks/Pulumi.dev.yaml: datastoreRetentionDays 30 is how long noncurrent versions stay.
+    assert datastore["noncurrentVersionExpiration"]["noncurrentDays"] == 30
     assert "noncurrentVersionExpiration" in rules["models"][0]
     assert all(
         r[0]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7 for r in rules.values()
     )
+
+
+def test_no_lifecycle_rule_expires_current_datastore_objects(build):
+    """Metaflow's content-addressed store keeps a blob's first upload date: a deployed state
+    machine's code package, IncludeFile data and reused artifacts must never expire by age."""
+    for run in (build("dev"), build("prod")):
+        for rule in _lifecycle(run)["datastore"]:
+            expiration = rule.get("expiration") or {}
+            assert not ({"days", "date"} & set(expiration)), (run.stack, rule)
+            assert "transitions" not in rule, (run.stack, rule)  # no archive tier either
 
 
 def test_force_destroy_only_where_the_stack_asks(dev, prod):

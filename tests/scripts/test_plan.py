@@ -26,8 +26,9 @@ def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
     assert "aws:lambda/functionUrl:FunctionUrl" in out
     assert "authorizationType: AWS_IAM" in out
     assert "IAM check: OK" in out
-    assert "47 cloud resources (47 aws) in 4 components" in out
-    assert "67 cloud resources (51 aws, 1 databricks, 15 snowflake) in 6 components" in out
+    assert out.count("IAM documents, no findings") == 2  # parliament, both stacks
+    assert "61 cloud resources (61 aws) in 5 components" in out
+    assert "107 cloud resources (88 aws, 1 databricks, 18 snowflake) in 8 components" in out
 
 
 def test_plan_hides_secret_inputs(plan, capsys):

@@ -63,7 +63,7 @@ def cli(capsys: pytest.CaptureFixture[str]):
 
 
 # A stand-in `pulumi`: records every call, keeps each config key in a file, fails `up` with
-# FAKE_PULUMI_UP_EXIT.
+# FAKE_PULUMI_UP_EXIT, and runs the script FAKE_PULUMI_UP_HOOK on a successful `up`.
 FAKE_PULUMI = """\
 #!{python}
 import json, os, sys
@@ -81,7 +81,11 @@ elif args[:2] == ["config", "set"]:
 elif args[:2] == ["config", "rm"]:
     os.remove(path(args[2]))
 elif args[:1] == ["up"]:
-    sys.exit(int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0")))
+    code = int(os.environ.get("FAKE_PULUMI_UP_EXIT", "0"))
+    hook = os.environ.get("FAKE_PULUMI_UP_HOOK")  # what `up` would change (e.g. publish)
+    if hook and code == 0:
+        exec(open(hook).read())
+    sys.exit(code)
 """
 
 

@@ -94,7 +94,10 @@ def config_path(profile: str, out: Path | None = None) -> Path:
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write through a temporary file in the same folder so a reader never sees half a file."""
+    """Write through a temporary file in the same folder so a reader never sees half a file.
+
+    The file is the owner's only (``mkstemp`` creates 0600): it may hold the service's API key.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -107,13 +110,40 @@ def write_json_atomic(path: Path, payload: dict) -> None:
         raise
 
 
+AUTH_KEY_OUTPUT = "metaflow_service_auth_key"
+
+
+def service_auth_key(outputs: dict, stack: str, from_json: Path | None) -> str:
+    """The metadata service's API key: from a saved ``--show-secrets`` file, or from Pulumi."""
+    value = outputs.get(AUTH_KEY_OUTPUT)
+    if isinstance(value, str) and value and value != "[secret]":
+        return value
+    if from_json is not None:
+        raise ConfigError(
+            f"{from_json}: {AUTH_KEY_OUTPUT!r} is {'hidden' if value else 'missing'}, and the "
+            "stack uses the Metaflow metadata service (METAFLOW_DEFAULT_METADATA=service). Save "
+            f"the outputs with `pulumi stack output --json --show-secrets -s {stack}`, or drop "
+            "--from-json to read the key from Pulumi."
+        )
+    from fraud_mlops.cloud.stack import secret_output
+
+    return secret_output(stack, AUTH_KEY_OUTPUT)
+
+
 def _metaflow_config(args: argparse.Namespace) -> int:
     outputs = stack_outputs(args.stack, args.from_json)
     settings = metaflow_settings(outputs, args.stack)
+    secret = settings.get("METAFLOW_DEFAULT_METADATA") == "service"
+    if secret:
+        settings["METAFLOW_SERVICE_AUTH_KEY"] = service_auth_key(
+            outputs, args.stack, args.from_json
+        )
     profile = args.profile or args.stack
     path = config_path(profile, args.out)
     write_json_atomic(path, settings)
     print(f"wrote {len(settings)} Metaflow settings of stack {args.stack!r} to {path}")
+    if secret:
+        print("  METAFLOW_SERVICE_AUTH_KEY = (written, not shown; the file is yours only)")
     for key in (
         "METAFLOW_DATASTORE_SYSROOT_S3",
         "METAFLOW_BATCH_JOB_QUEUE",

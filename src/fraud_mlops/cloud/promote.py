@@ -1,10 +1,12 @@
-"""Promote (or roll back) the model a stack serves, through its Pulumi program.
+"""Promote (or roll back) the model a stack serves, through its Pulumi program and its alias.
 
 The served version is the stack config key ``fraud-mlops:modelVersion`` (``infra/config.py``);
-the Lambda's ``MODEL_URI`` is derived from it. Promotion therefore never touches the Lambda
-directly: it checks the version, sets that key, and runs ``pulumi up`` targeted at the serving
-component, so the infrastructure code stays the source of truth and a later full ``pulumi up``
-keeps the same model. A rollback is the same operation with an older ``--version``.
+the Lambda's ``MODEL_URI`` is derived from it. Promotion checks the version, sets that key and
+runs ``pulumi up`` targeted at the serving component, which publishes a new Lambda version (the
+infrastructure code stays the source of truth). Traffic then moves on the ``live`` alias by
+weight, watched by the canary alarms (``fraud_mlops.cloud.canary``): an ALARM sends it back and
+puts the config key back. ``rollback`` moves the alias to the version it served before.
+``--shadow VERSION`` does the same with ``fraud-mlops:shadowVersion`` (docs/releases.md).
 
 Refused, before anything changes: a version whose recorded gate did not pass, and one whose
 files do not verify against their checksums. When ``pulumi up`` fails, the previous config value
@@ -18,6 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fraud_mlops.cloud import CloudError
 from fraud_mlops.cloud.gate_check import GateVerdict, Locations, gate_of_version
@@ -27,6 +30,7 @@ from fraud_mlops.errors import ConfigError, FraudMlopsError
 # tests/cloud/test_promote.py checks both against the Pulumi program.
 PROJECT = "fraud-mlops"
 MODEL_VERSION_KEY = f"{PROJECT}:modelVersion"
+SHADOW_VERSION_KEY = f"{PROJECT}:shadowVersion"
 DEFAULT_SERVED_VERSION = "champion"
 SERVING_TYPE = "fraud:aws:Serving"
 FUNCTION_TYPE = "aws:lambda/function:Function"
@@ -40,6 +44,12 @@ class PromotionRefused(FraudMlopsError):
 
 class PromotionFailed(CloudError):
     """A pulumi command of the promotion failed (the config key has been restored)."""
+
+    exit_code = 1
+
+
+class CanaryRolledBack(CloudError):
+    """An alarm fired during the canary: traffic and the config key are back (exit 1)."""
 
     exit_code = 1
 
@@ -68,6 +78,7 @@ class Plan:
     verdict: GateVerdict
     previous: str | None
     commands: list[list[str]] = field(default_factory=list)
+    key: str = MODEL_VERSION_KEY
 
     @property
     def is_rollback(self) -> bool:
@@ -156,9 +167,18 @@ def config_get(stack: str, key: str, run: Runner = run_pulumi) -> str | None:
     return proc.stdout.strip() or None
 
 
-def plan_promotion(stack: str, verdict: GateVerdict, previous: str | None) -> Plan:
-    set_cmd = ["pulumi", "config", "set", MODEL_VERSION_KEY, verdict.version, "--stack", stack]
-    return Plan(stack, verdict, previous, [set_cmd, up_command(stack)])
+def plan_promotion(
+    stack: str, verdict: GateVerdict, previous: str | None, key: str = MODEL_VERSION_KEY
+) -> Plan:
+    set_cmd = ["pulumi", "config", "set", key, verdict.version, "--stack", stack]
+    return Plan(stack, verdict, previous, [set_cmd, up_command(stack)], key)
+
+
+def undo_command(plan: Plan) -> list[str]:
+    """The command that puts the plan's config key back as it was."""
+    if plan.previous is None:
+        return ["pulumi", "config", "rm", plan.key, "--stack", plan.stack]
+    return ["pulumi", "config", "set", plan.key, plan.previous, "--stack", plan.stack]
 
 
 def apply_promotion(plan: Plan, run: Runner = run_pulumi) -> None:
@@ -174,20 +194,104 @@ def apply_promotion(plan: Plan, run: Runner = run_pulumi) -> None:
     proc = run(up_cmd)
     if proc.returncode == 0:
         return
-    if plan.previous is None:
-        undo = ["pulumi", "config", "rm", MODEL_VERSION_KEY, "--stack", plan.stack]
-    else:
-        undo = [*set_cmd[:4], plan.previous, "--stack", plan.stack]
+    undo = undo_command(plan)
     restored = run(undo).returncode == 0
     raise PromotionFailed(
         f"`pulumi up` for the serving component of {plan.stack} failed (exit {proc.returncode}, "
         "output above); "
         + (
-            f"{MODEL_VERSION_KEY} is back to {plan.previous or 'unset (champion)'}."
+            f"{plan.key} is back to {plan.previous or 'unset (champion)'}."
             if restored
-            else f"restoring {MODEL_VERSION_KEY} ALSO failed: run `{' '.join(undo)}`."
+            else f"restoring {plan.key} ALSO failed: run `{' '.join(undo)}`."
         )
     )
+
+
+def check_files(locations: Locations, version: str) -> GateVerdict:
+    """A version's files verify (shadow challengers need not have passed the gate)."""
+    from fraud_mlops.errors import ModelError
+    from fraud_mlops.store import ModelStore
+
+    store = ModelStore(locations.model_store_uri)
+    name = locations.model_name
+    known = store.versions(name)
+    if version not in known:
+        raise ModelError(
+            f"{name}/{version} is not in the model store {store.uri} "
+            f"(latest: {', '.join(known[-5:]) or 'none'})"
+        )
+    verdict = gate_of_version(store.manifest(name, version), name, version)
+    with tempfile.TemporaryDirectory(prefix="promote-verify-") as cache:
+        try:
+            store.fetch(name, version, cache)
+        except ModelError as exc:
+            raise PromotionRefused(
+                f"refusing {name}/{version}: its files do not verify: {exc}"
+            ) from None
+    return verdict
+
+
+def shift_traffic(
+    plan: Plan,
+    outputs_file: str | None,
+    policy: Any,
+    run: Runner = run_pulumi,
+    sleep: Callable[[float], None] | None = None,
+) -> Any:
+    """After ``apply_promotion``: move the ``live`` alias to the version ``up`` published,
+    under the canary ``policy`` (None: at once). On ALARM the alias is back on the stable
+    version and the config key is restored; raises :class:`CanaryRolledBack`."""
+    from fraud_mlops.cloud import canary
+    from fraud_mlops.cloud.stack import load_stack_outputs
+
+    live = canary.LiveAlias(
+        canary.Target.from_outputs(load_stack_outputs(plan.stack, outputs_file))
+    )
+    phases = canary.Phases()
+    model_text = served_description(plan, run)
+    candidate = live.version_of(model_text)
+    if candidate is None:
+        raise PromotionFailed(
+            f"`pulumi up` published no Lambda version described {model_text!r} on "
+            f"{live.target.function_name}: check the up output above"
+        )
+    phases(f"pulumi up published version {candidate} ({model_text})")
+    try:
+        outcome = canary.release(live, candidate, policy, phases, sleep=sleep)
+    except FraudMlopsError as exc:  # refused or failed before traffic moved for good
+        undo = undo_command(plan)
+        restored = run(undo).returncode == 0
+        note = (
+            f"{plan.key} is back to {plan.previous or 'unset'}"
+            if restored
+            else (f"restoring {plan.key} ALSO failed: run `{' '.join(undo)}`")
+        )
+        raise type(exc)(f"{exc} ({note})") from None
+    if outcome.promoted:
+        return outcome
+    undo = undo_command(plan)
+    restored = run(undo).returncode == 0
+    raise CanaryRolledBack(
+        f"canary of version {candidate} rolled back on {', '.join(outcome.alarms)}: "
+        f"{live.target.alias} serves version {outcome.stable} again; "
+        + (
+            f"{plan.key} is back to {plan.previous or 'unset'} (the published version stays, "
+            "unused)."
+            if restored
+            else f"restoring {plan.key} ALSO failed: run `{' '.join(undo)}`."
+        )
+    )
+
+
+def served_description(plan: Plan, run: Runner = run_pulumi) -> str:
+    """The description ``up`` gave the version it published (infra/serving.py): the model
+    served, which for a shadow change is the stack's unchanged modelVersion."""
+    from fraud_mlops.cloud.canary import version_description
+
+    served = plan.verdict.version
+    if plan.key != MODEL_VERSION_KEY:
+        served = current_version(plan.stack, run) or DEFAULT_SERVED_VERSION
+    return version_description(plan.verdict.model_name, served)
 
 
 def move_champion(locations: Locations, verdict: GateVerdict) -> str | None:

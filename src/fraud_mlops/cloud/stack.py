@@ -3,7 +3,9 @@
 The delivery commands (``flow deploy/trigger``, ``databricks run``, ``promote``) take
 ``--stack dev`` and find what they need (the Metaflow config, the Databricks job id, the
 lakehouse URI) among the outputs, so nothing is copied by hand between Pulumi and the CLI.
-Secret outputs stay ``"[secret]"``: this module never asks Pulumi to reveal them.
+Secret outputs stay ``"[secret]"`` in :func:`load_stack_outputs`; only :func:`secret_output`
+reveals one named output, for the one command that must write it (the Metaflow profile's
+``METAFLOW_SERVICE_AUTH_KEY``).
 """
 
 from __future__ import annotations
@@ -140,6 +142,34 @@ def load_stack_outputs(
     except json.JSONDecodeError as exc:
         raise ConfigError(f"pulumi printed something that is not JSON: {exc}") from None
     return _checked(stack, values, f"pulumi stack {stack}")
+
+
+def secret_output(stack: str, name: str, *, cwd: str | Path | None = None) -> str:
+    """One secret output in clear text (``pulumi stack output NAME --show-secrets``).
+
+    Raises:
+        ConfigError: Pulumi is missing or fails, or the stack has no such output.
+    """
+    pulumi = shutil.which("pulumi")
+    command = f"`pulumi stack output {name} --show-secrets --stack {stack}`"
+    if pulumi is None:
+        raise ConfigError(f"the `pulumi` CLI is not on PATH: {command} is needed for {name}")
+    try:
+        proc = subprocess.run(
+            [pulumi, "stack", "output", name, "--show-secrets", "--stack", stack],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=PULUMI_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{command} did not answer in {PULUMI_TIMEOUT_S} s") from None
+    value = (proc.stdout or "").strip()
+    if proc.returncode != 0 or not value:
+        detail = (proc.stderr or "").strip().splitlines()
+        raise ConfigError(f"{command} failed: {detail[-1] if detail else 'no value'}")
+    return value
 
 
 def _checked(stack: str, values: Any, source: str) -> StackOutputs:
