@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format docs bench clean pipeline-local azurite groovy-lint
+.PHONY: help setup demo test fuzz lint format docs bench clean pipeline-local azurite groovy-lint
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,8 +64,16 @@ setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependen
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
 	$(PY) scripts/demo.py
 
-test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite
-	$(PY) -m pytest -q
+# Two pytest-xdist workers (PYTEST_WORKERS=0: one process). --dist loadfile keeps each test file
+# on one worker, so a module's shared fixtures (one flow run, one mock run per stack) run once.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
+test: $(STAMP) $(AZURITE_STAMP) ## run the whole test suite (short fuzz profile), printing the ten slowest tests
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10
+
+fuzz: $(STAMP) ## the long API fuzz: 2,600 generated requests (hypothesis profile "fuzz"; make test sends a tenth)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q --durations=5 tests/api/test_fuzz.py
 
 lint: $(STAMP) groovy-lint ## ruff, npm-groovy-lint on the Jenkinsfile, and the README's configuration reference is current
 	$(VENV)/bin/ruff check src flows lambda_api infra policy tools tests scripts benchmarks
@@ -92,7 +100,7 @@ JUNIT_XML ?= build/reports/junit.xml
 
 test-junit: $(STAMP) $(AZURITE_STAMP) ## the whole test suite, writing a JUnit report for CI (build/reports/junit.xml)
 	@mkdir -p $(dir $(JUNIT_XML))
-	$(PY) -m pytest -q --junitxml=$(JUNIT_XML)
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10 --junitxml=$(JUNIT_XML)
 
 # PLAN=<file>: preview saves its update plan there, and up applies exactly that plan (Jenkins
 # archives it between the two). Both run the CrossGuard pack in policy/ (mandatory rules fail).

@@ -7,11 +7,12 @@
             claims that cannot train (too few, one class, a split short of frauds) before writing
             the run's raw/claims partition, sample the trials of every family from the search space
 * prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
-            on train only
+            on train only; decide whether selection will use time-series CV (< 100 test frauds)
 * train_trial  one trial of one family (MLP, TabM: torch, one thread; GBDT: LightGBM, one
-            thread); trials of all families run side by side
+            thread), then, when CV is on, the same configuration retrained on each fold; trials
+            of all families run side by side
 * select    each family's best trial on validation, plus a blend of the best neural and GBDT;
-            the champion candidate by validation PR-AUC (time-series CV when the data is small)
+            the champion candidate by validation PR-AUC (or the trials' CV folds on small data)
 * evaluate  candidates vs the run's best GBDT vs the current champion on THIS run's test split,
             with paired bootstrap intervals; threshold by cost, capped by the alert budget
 * drift     PSI/KS against the champion's training reference (first model: test vs train)
@@ -132,8 +133,11 @@ class FraudDetectionFlow(FlowSpec):
     def start(self):
         """Validate parameters, load the claims and record them in the lakehouse."""
         from fraud_mlops.pipeline import load_run_claims, validate_parameters
+        from fraud_mlops.settings import Settings
 
         with user_errors_explained():
+            # Built once, here; every later step gets the same validated locations (no secrets).
+            self.settings = Settings.from_env()
             params = validate_parameters(
                 sample_size=self.sample_size,
                 input_uri=self.input_uri,
@@ -148,7 +152,12 @@ class FraudDetectionFlow(FlowSpec):
                 fraud_loss=self.fraud_loss,
             )
             loaded = load_run_claims(
-                self.input_uri, self.schema, self.sample_size, self.seed, current.run_id
+                self.input_uri,
+                self.schema,
+                self.sample_size,
+                self.seed,
+                current.run_id,
+                settings=self.settings,
             )
         self.claims, self.schema_dict = loaded.frame, loaded.schema_dict
         self.raw_uri, self.data_warnings = loaded.raw_uri, loaded.warnings
@@ -161,22 +170,27 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def prepare(self):
         """Time-ordered split; preprocessing and drift reference fitted on train only."""
+        from fraud_mlops.candidates import cv_folds_for, longest_first
         from fraud_mlops.pipeline import prepare_data
 
         with user_errors_explained():
             self.data = prepare_data(self.claims, self.schema_dict, seed=self.seed)
-        self.next(self.train_trial, foreach="trial_list")
+        self.cv_folds = cv_folds_for(self.data, self.trial_list)
+        self.trial_queue = longest_first(self.trial_list)  # the slowest trials start first
+        self.next(self.train_trial, foreach="trial_queue")
 
     @retry(times=2, minutes_between_retries=0)
     @resources(cpu=1, memory=4096)
     @on_search_queue
     @step
     def train_trial(self):
-        """One trial of one family, one thread."""
+        """One trial of one family, one thread (and its CV folds when selection will use CV)."""
         from fraud_mlops.candidates import run_trial
 
         with user_errors_explained():
-            outcome = run_trial(self.data, self.input, max_epochs=self.max_epochs)
+            outcome = run_trial(
+                self.data, self.input, max_epochs=self.max_epochs, cv_folds=self.cv_folds
+            )
         self.trial_summary = outcome.summary
         self.trial_outcome = outcome
         self.next(self.select)
@@ -186,7 +200,7 @@ class FraudDetectionFlow(FlowSpec):
         """Each family's best trial, a blend, and the champion candidate on validation."""
         from fraud_mlops.candidates import select_candidate
 
-        self.trial_summaries = [i.trial_summary for i in inputs]
+        self.trial_summaries = sorted((i.trial_summary for i in inputs), key=lambda t: t["trial"])
         outcomes = [i.trial_outcome for i in inputs]
         self.merge_artifacts(inputs, exclude=["trial_summary", "trial_outcome"])
         with user_errors_explained():
@@ -197,9 +211,11 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def evaluate(self):
         """Candidates vs the best GBDT vs the champion on this run's test split; the card."""
-        from fraud_mlops.pipeline import evaluate_run, evaluation_card
+        from cards import evaluation_card
 
-        self.evaluation = evaluate_run(self.data, self.selection, self.cost)
+        from fraud_mlops.pipeline import evaluate_run
+
+        self.evaluation = evaluate_run(self.data, self.selection, self.cost, self.settings)
         for component in evaluation_card(self.evaluation, self.data, self.trial_summaries):
             current.card["evaluation"].append(component)
         self.next(self.drift)
@@ -208,7 +224,9 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def drift(self):
         """Population stability against the champion's training data; the drift card."""
-        from fraud_mlops.pipeline import drift_card, run_drift
+        from cards import drift_card
+
+        from fraud_mlops.pipeline import run_drift
 
         self.drift_result = run_drift(self.claims, self.data, self.evaluation)
         for component in drift_card(self.drift_result):
@@ -221,7 +239,7 @@ class FraudDetectionFlow(FlowSpec):
         from fraud_mlops.pipeline import publish_model
 
         self.publication = publish_model(
-            self.data, self.selection, self.evaluation, self.policy, current.run_id
+            self.data, self.selection, self.evaluation, self.policy, current.run_id, self.settings
         )
         self.next(self.end)
 
@@ -230,6 +248,8 @@ class FraudDetectionFlow(FlowSpec):
     @step
     def end(self):
         """Lakehouse outputs and the warehouse sync; prints the run summary (and its card)."""
+        from cards import summary_card
+
         from fraud_mlops.pipeline import run_summary_info, write_outputs
         from fraud_mlops.reports import run_summary
 
@@ -240,6 +260,7 @@ class FraudDetectionFlow(FlowSpec):
             self.drift_result,
             self.publication,
             self.lake_run_id,
+            self.settings,
         )
         # Replicate this run's metrics, scoring summary and drift into the warehouse (Snowflake,
         # or the embedded store): one transaction keyed by run, so a resumed run re-syncs safely.
@@ -255,14 +276,14 @@ class FraudDetectionFlow(FlowSpec):
             evaluation=self.evaluation,
             publication=self.publication,
             outputs=self.outputs,
+            settings=self.settings,
+            data_warnings=self.data_warnings,
         )
-        self.summary["data_warnings"] = self.data_warnings
         # The same text scripts/demo.py prints: what every run, local or remote, reports.
         text = run_summary(self.summary)
         print(text)
-        from metaflow.cards import Markdown
-
-        current.card["summary"].append(Markdown(f"# Run summary\n\n```\n{text}\n```"))
+        for component in summary_card(text):
+            current.card["summary"].append(component)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
-    from fraud_mlops.settings import Settings
+    from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
     from lambda_api.capture import CaptureSettings
@@ -31,7 +31,7 @@ def _models() -> dict[str, list[type]]:
     from lambda_api.shadow import ShadowSettings
 
     return {
-        "library": [Settings],
+        "library": [Settings, AdlsSettings],
         "api": [ApiSettings, CaptureSettings, ShadowSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],

@@ -3,10 +3,14 @@
 The moto server speaks the real AWS wire protocol on 127.0.0.1, so boto3 and pyarrow's S3 client
 are exercised end to end; only the far side (AWS) is replaced. Azurite does the same for Azure
 Blob storage (tests/support/azurite.py).
+
+Hypothesis profiles: ``ci`` (the default: ``make test``) keeps property tests and the API fuzz
+short; ``fuzz`` (``HYPOTHESIS_PROFILE=fuzz``, i.e. ``make fuzz``) is the long run.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from collections.abc import Iterator
@@ -14,6 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# The API fuzz sizes its request counts from the loaded profile (tests/api/test_fuzz.py): "fuzz"
+# sends every request its tests name, "ci" a tenth of them. Tests that set max_examples
+# themselves keep it.
+hypothesis_settings.register_profile("ci", max_examples=100)
+hypothesis_settings.register_profile("fuzz", max_examples=1000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Fixtures shared across the tree (cli, pulumi stand-in, moto Step Functions, mock stack runs).
 pytest_plugins = ["tests.support.fixtures", "tests.support.live_alias"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fraud_mlops.artifact import export_artifact, load_artifact
-from fraud_mlops.candidates import candidates_of, run_trial, select_candidate
+from fraud_mlops.candidates import candidates_of, cv_folds_for, run_trial, select_candidate
 from fraud_mlops.errors import DataValidationError, ModelError
 from fraud_mlops.evaluate import CostModel
 from fraud_mlops.gate import GatePolicy
@@ -22,6 +22,7 @@ from fraud_mlops.pipeline import (
 from fraud_mlops.schema import default_schema
 from fraud_mlops.scoring import Scorer
 from fraud_mlops.search import Trial
+from fraud_mlops.settings import Settings
 from fraud_mlops.store import ModelStore
 from fraud_mlops.synthetic import generate_claims
 
@@ -38,46 +39,71 @@ def trained():
     schema = default_schema()
     claims = validate_claims(generate_claims(4000, seed=9), schema)
     data = prepare_data(claims, schema.to_dict(), seed=9)
-    outcomes = [run_trial(data, t) for t in TINY_TRIALS]
+    # as the flow does: each trial retrains on the CV folds right after training
+    folds = cv_folds_for(data, TINY_TRIALS)
+    outcomes = [run_trial(data, t, cv_folds=folds) for t in TINY_TRIALS]
     return data, outcomes, select_candidate(data, outcomes, cv_folds=2)
+
+
+def test_cv_in_the_trials_ranks_exactly_as_cv_in_the_join(trained):
+    """Fold logits computed in each trial's branch give the same selection as retraining every
+    candidate on the folds in the join (the serial path, used when outcomes carry none)."""
+    data, outcomes, selection = trained
+    assert selection.method == "time-series cross-validation"
+    assert all(o.fold_logits is not None and len(o.fold_logits) >= 1 for o in outcomes)
+    assert all(o.summary["cv_seconds"] > 0 for o in outcomes)
+    serial = select_candidate(
+        data, [dataclasses.replace(o, fold_logits=None) for o in outcomes], cv_folds=2
+    )
+    assert serial.table == selection.table and serial.reason == selection.reason
+    assert all(c["cv_pr_auc"] is not None for c in selection.table)
+
+
+def test_cross_validation_is_planned_only_when_the_rule_asks_for_it(trained):
+    data, _, _ = trained
+    assert int(data.labels["test"].sum()) < 100
+    assert cv_folds_for(data, TINY_TRIALS) == 2
+    assert cv_folds_for(data, TINY_TRIALS[:1]) == 0  # one family: one candidate, nothing to rank
+    plenty = {**data.labels, "test": np.ones(100, dtype=np.int64)}
+    assert cv_folds_for(dataclasses.replace(data, labels=plenty), TINY_TRIALS) == 0
 
 
 def test_first_model_is_promoted_then_rescored_as_champion(trained, tmp_path):
     data, _, selection = trained
-    first = evaluate_run(data, selection, CostModel())
-    assert first["champion"]["version"] is None and "champion" not in first["metrics"]
-    published = publish_model(data, selection, first, LENIENT, "run1")
-    assert published["promoted"] and published["family"] == selection.chosen.family
+    settings = Settings.from_env()
+    first = evaluate_run(data, selection, CostModel(), settings)
+    assert first.champion.version is None and "champion" not in first.metrics
+    published = publish_model(data, selection, first, LENIENT, "run1", settings)
+    assert published.promoted and published.family == selection.chosen.family
     store = ModelStore(str(tmp_path / "home" / "models"))
     pointer = store.champion("claims-fraud")
-    assert pointer["version"] == published["version"]
+    assert pointer["version"] == published.version
     assert pointer["gate"]["policy"]["confidence"] == 0.95
     assert (
-        pointer["metrics"]["intervals"]["pr_auc"]["low"]
-        <= first["metrics"]["mlp"]["test"]["pr_auc"]
+        pointer["metrics"]["intervals"]["pr_auc"]["low"] <= first.metrics["mlp"]["test"]["pr_auc"]
     )
 
-    second = evaluate_run(data, selection, CostModel())
-    assert second["champion"]["version"] == published["version"]
+    second = evaluate_run(data, selection, CostModel(), settings)
+    assert second.champion.version == published.version
     # The champion is the same model: the numpy scorer reproduces the training-side test scores.
-    assert np.max(np.abs(second["champion"]["scores"] - first["scores"]["test"])) < 1e-5
-    assert second["metrics"]["champion"]["test"]["pr_auc"] == pytest.approx(
-        first["metrics"]["mlp"]["test"]["pr_auc"], abs=1e-6
+    assert np.max(np.abs(second.champion.scores - first.scores["test"])) < 1e-5
+    assert second.metrics["champion"]["test"]["pr_auc"] == pytest.approx(
+        first.metrics["mlp"]["test"]["pr_auc"], abs=1e-6
     )
     # same claims, same model: the paired difference is exactly zero, and the gate passes
-    assert second["vs_champion"]["difference"] == pytest.approx(0.0, abs=1e-9)
-    assert second["vs_champion"]["low"] == pytest.approx(0.0, abs=1e-9)
+    assert second.vs_champion["difference"] == pytest.approx(0.0, abs=1e-9)
+    assert second.vs_champion["low"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_every_family_and_the_blend_are_candidates_with_intervals(trained):
     data, _, selection = trained
     assert set(selection.candidates) == {"mlp", "tabm", "gbdt", "blend"}
-    evaluation = evaluate_run(data, selection, CostModel())
-    for name, entry in evaluation["families"].items():
-        pr = entry["intervals"]["pr_auc"]
-        assert pr["low"] <= entry["metrics"]["test"]["pr_auc"] <= pr["high"], name
-        assert entry["intervals"]["n_resamples"] == 1000
-    assert evaluation["metrics"]["baseline"] == evaluation["families"]["gbdt"]["metrics"]
+    evaluation = evaluate_run(data, selection, CostModel(), Settings.from_env())
+    for name, entry in evaluation.families.items():
+        pr = entry.intervals["pr_auc"]
+        assert pr["low"] <= entry.metrics["test"]["pr_auc"] <= pr["high"], name
+        assert entry.intervals["n_resamples"] == 1000
+    assert evaluation.metrics["baseline"] == evaluation.families["gbdt"].metrics
     blend = selection.candidates["blend"]
     weights = [m["weight"] for m in blend.members]
     assert sum(weights) == pytest.approx(1.0) and [m["family"] for m in blend.members][1] == "gbdt"
@@ -85,11 +111,16 @@ def test_every_family_and_the_blend_are_candidates_with_intervals(trained):
 
 def test_the_alert_budget_caps_the_flag_rate_and_says_so(trained):
     data, _, selection = trained
-    generous = evaluate_run(data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.5))
-    tight = evaluate_run(data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.02))
-    assert tight["threshold_rule"] == "budget"
-    assert tight["metrics"]["mlp"]["validation"]["flag_rate"] <= 0.02 + 1e-9
-    assert generous["metrics"]["mlp"]["validation"]["flag_rate"] > 0.02  # the cost optimum
+    settings = Settings.from_env()
+    generous = evaluate_run(
+        data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.5), settings
+    )
+    tight = evaluate_run(
+        data, selection, CostModel(fraud_loss=40000.0, alert_budget=0.02), settings
+    )
+    assert tight.threshold_rule == "budget"
+    assert tight.metrics["mlp"]["validation"]["flag_rate"] <= 0.02 + 1e-9
+    assert generous.metrics["mlp"]["validation"]["flag_rate"] > 0.02  # the cost optimum
 
 
 @pytest.mark.parametrize("name", ["mlp", "tabm", "gbdt", "blend"])
@@ -130,13 +161,15 @@ def test_every_family_round_trips_through_the_artifact(trained, tmp_path, name):
 
 def test_champion_of_another_schema_blocks_promotion(trained):
     data, _, selection = trained
-    publish_model(data, selection, evaluate_run(data, selection, CostModel()), LENIENT, "a")
+    settings = Settings.from_env()
+    first = evaluate_run(data, selection, CostModel(), settings)
+    publish_model(data, selection, first, LENIENT, "a", settings)
     other = dataclasses.replace(data, schema_dict={**data.schema_dict, "name": "other_claims"})
-    evaluation = evaluate_run(other, selection, CostModel())
-    assert "MODEL_NAME" in evaluation["champion"]["problem"]
-    result = publish_model(other, selection, evaluation, LENIENT, "b")
-    assert not result["promoted"]
-    assert "cannot be compared" in result["gate"]["reasons"][0]
+    evaluation = evaluate_run(other, selection, CostModel(), settings)
+    assert "MODEL_NAME" in evaluation.champion.problem
+    result = publish_model(other, selection, evaluation, LENIENT, "b", settings)
+    assert not result.promoted
+    assert "cannot be compared" in result.gate["reasons"][0]
 
 
 def test_too_few_frauds_for_any_family_is_refused_with_the_counts(trained):
@@ -186,3 +219,13 @@ def test_validate_parameters_reports_the_bad_value():
     ]:
         with pytest.raises(ConfigError, match=message):
             validate_parameters(**{**ok, **change})
+
+
+def test_the_costliest_trials_start_first_and_keep_their_indices():
+    from fraud_mlops.candidates import longest_first
+
+    trials = [*TINY_TRIALS, Trial(3, 4, {"hidden": [8]}, "mlp")]
+    queue = longest_first(trials)
+    assert [t.family for t in queue] == ["tabm", "mlp", "gbdt", "mlp"]
+    assert [t.index for t in queue] == [1, 0, 2, 3]
+    assert sorted(queue, key=lambda t: t.index) == trials  # the same trials, only reordered

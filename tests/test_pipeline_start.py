@@ -22,7 +22,7 @@ def test_one_class_claims_are_refused_before_the_partition_is_written(tmp_path: 
     path = tmp_path / "claims.csv"
     generate_claims(3000, seed=1).assign(is_fraud=0).to_csv(path, index=False)
     with pytest.raises(DataValidationError) as err:
-        load_run_claims(str(path), "synthetic", 0, 1, "run-1")
+        load_run_claims(str(path), "synthetic", 0, 1, "run-1", settings=Settings.from_env())
     assert "label 'is_fraud' has one class only" in str(err.value)
     assert _lake().runs(RAW_CLAIMS) == []
 
@@ -31,7 +31,9 @@ def test_an_export_is_recorded_with_its_data_warnings(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     export = insurer_export(generate_claims(3000, seed=2), seed=2).assign(adjuster_notes="x")
     write_insurer_export(export, str(path))
-    loaded = load_run_claims(str(path), "insurer_export", 0, 2, "run-2")
+    loaded = load_run_claims(
+        str(path), "insurer_export", 0, 2, "run-2", settings=Settings.from_env()
+    )
     assert _lake().runs(RAW_CLAIMS) == ["run-2"] and loaded.raw_uri.endswith("part-0.parquet")
     assert loaded.schema_dict["name"] == "insurer_export"
     assert loaded.frame["policy_tenure_days"].notna().all()

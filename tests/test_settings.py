@@ -51,3 +51,34 @@ def test_a_given_mapping_ignores_the_shell(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("MODEL_NAME", "from-the-shell")
     assert Settings.from_env({"FRAUD_MLOPS_HOME": str(tmp_path)}).model_name == "claims-fraud"
     assert Settings.from_env().model_name == "from-the-shell"
+
+
+def test_adls_settings_keep_secrets_secret_and_blank_means_unset() -> None:
+    from fraud_mlops.settings import AdlsSettings
+
+    s = AdlsSettings.from_env(
+        {"AZURE_STORAGE_SAS_TOKEN": "?sv=1&sig=abc", "AZURE_STORAGE_ACCOUNT_KEY": "   "}
+    )
+    assert s.account_key is None and s.sas_token.get_secret_value() == "?sv=1&sig=abc"
+    assert "sig=abc" not in repr(s) and "sig=abc" not in str(s.model_dump())
+    assert AdlsSettings.from_env({}).namespace == "auto"
+    assert AdlsSettings.from_env({"LAKEHOUSE_ADLS_NAMESPACE": " Flat "}).namespace == "flat"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"AZURE_STORAGE_ACCOUNT_KEY": "k3y", "AZURE_STORAGE_SAS_TOKEN": "sig=s3cret"},
+            "both AZURE_STORAGE_ACCOUNT_KEY and AZURE_STORAGE_SAS_TOKEN are set",
+        ),
+        ({"AZURE_STORAGE_ENDPOINT": "127.0.0.1:10000"}, r"e\.g\. http://127\.0\.0\.1:10000"),
+        ({"LAKEHOUSE_ADLS_NAMESPACE": "hns"}, "'hns' is not a namespace: use hierarchical"),
+    ],
+)
+def test_bad_adls_settings_say_what_to_do_without_the_secret(env, message) -> None:
+    from fraud_mlops.settings import AdlsSettings
+
+    with pytest.raises(ConfigError, match=message) as info:
+        AdlsSettings.from_env(env)
+    assert "k3y" not in str(info.value) and "s3cret" not in str(info.value)

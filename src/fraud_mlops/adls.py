@@ -1,7 +1,8 @@
 """ADLS Gen2 (``abfss://``) for the lakehouse: the filesystem, its credentials, atomic publishing.
 
 URI: ``abfss://<container>@<account>.dfs.core.windows.net/<path>`` (any cloud's ``dfs.`` suffix).
-Everything else comes from the environment (see docs/lakehouse.md):
+Everything else comes from the environment, validated by
+:class:`fraud_mlops.settings.AdlsSettings` (see docs/lakehouse.md):
 
 - ``AZURE_STORAGE_ACCOUNT_KEY``: the account's shared key; or
 - ``AZURE_STORAGE_SAS_TOKEN``: a SAS token (with or without the leading ``?``); or neither:
@@ -22,7 +23,6 @@ the destination whole) and then deleted.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Mapping
 from urllib.parse import urlparse
@@ -30,13 +30,14 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from fraud_mlops.errors import ConfigError, LakehouseError
+from fraud_mlops.errors import LakehouseError
+from fraud_mlops.settings import ADLS_NAMESPACES, AdlsSettings
 
 NAMESPACE_VARIABLE = "LAKEHOUSE_ADLS_NAMESPACE"
 ENDPOINT_VARIABLE = "AZURE_STORAGE_ENDPOINT"
 KEY_VARIABLE = "AZURE_STORAGE_ACCOUNT_KEY"
 SAS_VARIABLE = "AZURE_STORAGE_SAS_TOKEN"
-NAMESPACES = ("auto", "hierarchical", "flat")
+NAMESPACES = ADLS_NAMESPACES
 PUBLIC_SUFFIX = "dfs.core.windows.net"
 
 _SAS_SIGNATURE = re.compile(r"(sig=)[^&\s'\"]+", re.IGNORECASE)
@@ -49,21 +50,23 @@ def redact(text: str) -> str:
 
 
 def namespace_setting(env: Mapping[str, str] | None = None) -> str:
-    """``LAKEHOUSE_ADLS_NAMESPACE``: ``hierarchical``, ``flat`` or ``auto`` (unset)."""
-    value = (os.environ if env is None else env).get(NAMESPACE_VARIABLE, "").strip().lower()
-    if value and value not in NAMESPACES:
-        raise ConfigError(
-            f"{NAMESPACE_VARIABLE}={value!r} is not a namespace: use hierarchical (ADLS Gen2), "
-            "flat (Blob storage, Azurite) or auto, or unset it to detect the account's."
-        )
-    return value or "auto"
+    """``LAKEHOUSE_ADLS_NAMESPACE``: ``hierarchical``, ``flat`` or ``auto`` (unset).
+
+    Raises:
+        ConfigError: the value is none of those (from :class:`AdlsSettings`).
+    """
+    return AdlsSettings.from_env(env).namespace
 
 
 def azure_filesystem(
     uri: str, env: Mapping[str, str] | None = None
 ) -> tuple[pafs.AzureFileSystem, str]:
-    """The pyarrow filesystem for an ``abfss://`` URI and the ``container/path`` in it."""
-    env = os.environ if env is None else env
+    """The pyarrow filesystem for an ``abfss://`` URI and the ``container/path`` in it.
+
+    Raises:
+        LakehouseError: not an ADLS Gen2 URI, or pyarrow refuses the account.
+        ConfigError: the ADLS variables are invalid (:class:`AdlsSettings`), naming each.
+    """
     parsed = urlparse(uri)
     container, _, host = parsed.netloc.partition("@")
     account, _, suffix = host.partition(".")
@@ -78,7 +81,8 @@ def azure_filesystem(
             "lowercase letters, digits and single hyphens, starting and ending with a letter "
             "or digit."
         )
-    kwargs = {"account_name": account, **_credentials(env), **_endpoints(suffix, env)}
+    settings = AdlsSettings.from_env(env)
+    kwargs = {"account_name": account, **_credentials(settings), **_endpoints(suffix, settings)}
     try:
         fs = pafs.AzureFileSystem(**kwargs)
     except (pa.ArrowException, ValueError) as exc:
@@ -86,28 +90,19 @@ def azure_filesystem(
     return fs, f"{container}{parsed.path}".rstrip("/")
 
 
-def _credentials(env: Mapping[str, str]) -> dict[str, str]:
-    key, sas = env.get(KEY_VARIABLE, "").strip(), env.get(SAS_VARIABLE, "").strip()
-    if key and sas:
-        raise ConfigError(
-            f"both {KEY_VARIABLE} and {SAS_VARIABLE} are set: set one of them, or neither to "
-            "use Azure's DefaultAzureCredential chain (service principal, managed identity, az)."
-        )
-    if key:
-        return {"account_key": key}
-    if sas:  # pyarrow appends the token to the account URL as it is: it must start with '?'
-        return {"sas_token": "?" + sas.removeprefix("?")}
+def _credentials(settings: AdlsSettings) -> dict[str, str]:
+    # AdlsSettings refuses both at once
+    if settings.account_key is not None:
+        return {"account_key": settings.account_key.get_secret_value()}
+    if settings.sas_token is not None:
+        # pyarrow appends the token to the account URL as it is: it must start with '?'
+        return {"sas_token": "?" + settings.sas_token.get_secret_value().removeprefix("?")}
     return {}  # pyarrow then uses DefaultAzureCredential
 
 
-def _endpoints(suffix: str, env: Mapping[str, str]) -> dict[str, str]:
-    if endpoint := env.get(ENDPOINT_VARIABLE, "").strip():
+def _endpoints(suffix: str, settings: AdlsSettings) -> dict[str, str]:
+    if endpoint := settings.endpoint:  # AdlsSettings checked it is scheme://host:port
         parsed = urlparse(endpoint)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path.strip("/"):
-            raise ConfigError(
-                f"{ENDPOINT_VARIABLE}={endpoint!r} must be the scheme, host and port of an "
-                "emulator, e.g. http://127.0.0.1:10000 (the account name goes in the path)."
-            )
         return {
             "blob_storage_authority": parsed.netloc,
             "dfs_storage_authority": parsed.netloc,

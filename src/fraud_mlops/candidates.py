@@ -8,9 +8,10 @@ validation PR-AUC — unless a paired bootstrap on the validation claims cannot 
 simpler candidate (GBDT, then MLP, TabM, blend), which is then chosen instead. Test claims are
 never used to choose: they judge the choice (the gate).
 
-When the validation split holds too few frauds to rank candidates reliably, the candidates are
+When the test split holds too few frauds to judge on one validation split, the candidates are
 ranked by time-series cross-validation instead (:mod:`fraud_mlops.crossval`), and the selection
-says so.
+says so. :func:`cv_folds_for` decides that before any training, so each trial retrains itself on
+the folds in its own (parallel) branch and the join only scores them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class TrialOutcome:
     logits: dict[str, np.ndarray]
     val_pr_auc: float
     summary: dict[str, Any] = field(default_factory=dict)
+    # validation logits of this configuration retrained on each CV fold (None: not cross-validated)
+    fold_logits: list[np.ndarray] | None = None
 
 
 @dataclass
@@ -80,38 +83,74 @@ def check_enough_frauds(labels: dict[str, np.ndarray]) -> None:
         )
 
 
-def run_trial(data: PreparedData, trial: Trial, max_epochs: int = 0) -> TrialOutcome:
-    """Train one trial of its family on the run's train split (early-stopped on validation)."""
-    check_enough_frauds(data.labels)
+def needs_cross_validation(labels: dict[str, np.ndarray], n_candidates: int) -> bool:
+    """The rule: rank by time-series CV when the test split holds fewer than
+    ``MIN_FRAUDS_TO_JUDGE`` frauds and there is more than one candidate to rank."""
+    return int(np.asarray(labels["test"]).sum()) < MIN_FRAUDS_TO_JUDGE and n_candidates > 1
+
+
+def cv_folds_for(data: PreparedData, trials: list[Trial]) -> int:
+    """Folds each trial should retrain on in its own branch (0: selection will not use CV).
+
+    The candidates are each family's best trial plus a blend when a neural family and GBDT
+    both train, so more than one family means more than one candidate.
+    """
+    from fraud_mlops.crossval import DEFAULT_FOLDS
+
+    families = {t.family for t in trials}
+    return DEFAULT_FOLDS if needs_cross_validation(data.labels, len(families)) else 0
+
+
+# Rough relative cost of one trial per family (TabM trains k members at once), used only to
+# start the longest trials first: with fewer workers than trials that shortens the fan-out.
+_TRIAL_COST = {"tabm": 3, "mlp": 1, "gbdt": 1}
+
+
+def longest_first(trials: list[Trial]) -> list[Trial]:
+    """The trials in the order to start them: costliest family first, then by index. Only the
+    schedule changes: indices, seeds and selection (which orders by index) stay the same."""
+    return sorted(trials, key=lambda t: (-_TRIAL_COST.get(t.family, 1), t.index))
+
+
+def _train(data: PreparedData, trial: Trial, max_epochs: int) -> tuple[Any, Any, dict, dict]:
+    """Fit the trial's family on train (early-stopped on validation): config, result, the
+    exportable arrays and the logits on every split."""
     config = trial.config(threads=1)
     f, y = data.features, data.labels
     cards = data.preprocessor.cardinalities
-    start = time.perf_counter()
     if trial.family == "gbdt":
         from fraud_mlops.gbdt import predict_logit, train_gbdt
 
         result = train_gbdt(f["train"], y["train"], f["validation"], y["validation"], cards, config)
-        arrays = result.arrays
-        logits = {s: predict_logit(result, f[s]) for s in SPLITS}
-    else:
-        from fraud_mlops.train import predict_logit, train_model
+        return config, result, result.arrays, {s: predict_logit(result, f[s]) for s in SPLITS}
+    from fraud_mlops.train import predict_logit, train_model
 
-        if max_epochs:
-            config = type(config).from_params(
-                config.to_params(), max_epochs=min(max_epochs, config.max_epochs)
-            )
-        result = train_model(
-            f["train"], y["train"], f["validation"], y["validation"], cards, config
+    if max_epochs:
+        config = type(config).from_params(
+            config.to_params(), max_epochs=min(max_epochs, config.max_epochs)
         )
-        arrays = result.weights
-        logits = {s: predict_logit(result, f[s]) for s in SPLITS}
+    result = train_model(f["train"], y["train"], f["validation"], y["validation"], cards, config)
+    return config, result, result.weights, {s: predict_logit(result, f[s]) for s in SPLITS}
+
+
+def run_trial(
+    data: PreparedData, trial: Trial, max_epochs: int = 0, cv_folds: int = 0
+) -> TrialOutcome:
+    """Train one trial of its family on the run's train split (early-stopped on validation).
+
+    With ``cv_folds`` (see :func:`cv_folds_for`) the trained configuration is also retrained on
+    the run's expanding-window folds, and the outcome carries its fold logits for selection.
+    """
+    check_enough_frauds(data.labels)
+    start = time.perf_counter()
+    config, result, arrays, logits = _train(data, trial, max_epochs)
     summary = {
         "trial": trial.index,
         "family": trial.family,
         **result.summary(),
         "seconds": time.perf_counter() - start,
     }
-    return TrialOutcome(
+    outcome = TrialOutcome(
         trial=trial.index,
         family=trial.family,
         params=config.to_params(),
@@ -121,6 +160,13 @@ def run_trial(data: PreparedData, trial: Trial, max_epochs: int = 0) -> TrialOut
         val_pr_auc=float(result.val_pr_auc),
         summary=summary,
     )
+    if cv_folds:
+        from fraud_mlops.crossval import trial_fold_logits
+
+        start = time.perf_counter()
+        outcome.fold_logits = trial_fold_logits(data, outcome, n_folds=cv_folds)
+        summary["cv_seconds"] = time.perf_counter() - start
+    return outcome
 
 
 def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
@@ -257,7 +303,7 @@ def select_candidate(
     ]
     method = "validation"
     key = {name: c.val_pr_auc for name, c in candidates.items()}
-    if frauds["test"] < MIN_FRAUDS_TO_JUDGE and len(candidates) > 1:
+    if needs_cross_validation(data.labels, len(candidates)):
         from fraud_mlops.crossval import cross_validate
 
         cv = cross_validate(data, candidates, outcomes, n_folds=cv_folds)

@@ -1,8 +1,11 @@
 """The stages of a training run, one function per flow step.
 
 ``flows/fraud_detection_flow.py`` stays thin: each step reads its artifacts, calls one function
-here and stores what it returns. Keeping the work in the library makes it testable without
-Metaflow and ships it to Batch inside the code package.
+here and stores what it returns — the typed records of :mod:`fraud_mlops.contracts`. The
+library :class:`~fraud_mlops.settings.Settings` are built once (in ``start``) and passed in.
+Keeping the work in the library makes it testable without Metaflow and ships it to Batch inside
+the code package; the cards are drawn in ``flows/cards.py`` (this package never imports
+Metaflow).
 
 Test hook: ``FRAUD_MLOPS_FAIL_AT_STEP=<step>`` makes that step raise (used by the resume test to
 fail a run late, then resume it without the variable). Inert unless set.
@@ -13,26 +16,41 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fraud_mlops.contracts import (
+    ChampionScores,
+    DriftResult,
+    Evaluation,
+    FamilyEvaluation,
+    PreparedData,
+    Publication,
+    RunClaims,
+    RunParameters,
+)
 from fraud_mlops.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from fraud_mlops.candidates import Selection
-    from fraud_mlops.drift import ReferenceProfile
     from fraud_mlops.evaluate import CostModel
     from fraud_mlops.gate import GateDecision, GatePolicy
-    from fraud_mlops.preprocessing import FeatureBatch, Preprocessor
-    from fraud_mlops.schema import ClaimsSchema
-    from fraud_mlops.search import Trial
     from fraud_mlops.settings import Settings
-    from fraud_mlops.splits import TimeSplit
+
+__all__ = [  # the records are defined in fraud_mlops.contracts; re-exported for the flow
+    "ChampionScores",
+    "DriftResult",
+    "Evaluation",
+    "FamilyEvaluation",
+    "PreparedData",
+    "Publication",
+    "RunClaims",
+    "RunParameters",
+]
 
 FAIL_AT_STEP_ENV = "FRAUD_MLOPS_FAIL_AT_STEP"
 SPLITS = ("train", "validation", "test")
@@ -45,13 +63,6 @@ def fail_if_requested(step_name: str) -> None:
 
 
 # -- start ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunParameters:
-    cost: CostModel
-    policy: GatePolicy
-    trials: list[Trial]
-
-
 def validate_parameters(
     *,
     sample_size: int,
@@ -97,18 +108,14 @@ def validate_parameters(
     return RunParameters(cost=cost, policy=policy, trials=space.sample(trials, seed))
 
 
-@dataclass(frozen=True)
-class RunClaims:
-    """The run's validated claims, their schema, where they were recorded, and data warnings."""
-
-    frame: pd.DataFrame
-    schema_dict: dict[str, Any]
-    raw_uri: str
-    warnings: list[str]
-
-
 def load_run_claims(
-    input_uri: str, schema_ref: str, sample_size: int, seed: int, run_id: str
+    input_uri: str,
+    schema_ref: str,
+    sample_size: int,
+    seed: int,
+    run_id: str,
+    *,
+    settings: Settings,
 ) -> RunClaims:
     """Synthetic claims, or the user's file validated against ``schema_ref``; written to raw/.
 
@@ -119,7 +126,6 @@ def load_run_claims(
     from fraud_mlops.lakehouse import RAW_CLAIMS, Lakehouse
     from fraud_mlops.readiness import check_trainable
     from fraud_mlops.schema import load_schema
-    from fraud_mlops.settings import Settings
 
     schema = load_schema(schema_ref)
     warnings: list[str] = []
@@ -142,32 +148,12 @@ def load_run_claims(
 
         frame = validate_claims(generate_claims(sample_size, seed=seed), schema, "synthetic")
     warnings += check_trainable(frame, schema, input_uri or "synthetic claims")
-    lake = Lakehouse(Settings.from_env().lakehouse_uri)
+    lake = Lakehouse(settings.lakehouse_uri)
     written = lake.write(RAW_CLAIMS, run_id, frame)
     return RunClaims(frame, schema.to_dict(), written.uri, warnings)
 
 
 # -- prepare -------------------------------------------------------------------------------------
-@dataclass
-class PreparedData:
-    """Everything the trials and later steps need, fitted on the training split only."""
-
-    schema_dict: dict[str, Any]
-    split: TimeSplit
-    preprocessor: Preprocessor
-    features: dict[str, FeatureBatch]
-    labels: dict[str, np.ndarray]
-    reference: ReferenceProfile
-    fingerprint: str
-    frames: dict[str, Any] = field(default_factory=dict)  # raw split frames (baseline, scoring)
-
-    @property
-    def schema(self) -> ClaimsSchema:
-        from fraud_mlops.schema import schema_from_dict
-
-        return schema_from_dict(self.schema_dict)
-
-
 def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -> PreparedData:
     """Split by time, fit preprocessing + drift reference on train, transform every split."""
     from fraud_mlops.artifact import fingerprint_columns
@@ -199,18 +185,14 @@ def prepare_data(claims: pd.DataFrame, schema_dict: dict[str, Any], seed: int) -
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def _champion_scores(data: PreparedData) -> dict[str, Any]:
+def champion_scores(data: PreparedData, settings: Settings) -> ChampionScores:
     """Fetch the current champion and score THIS run's test split with it (numpy scorer)."""
     from fraud_mlops.scoring import Scorer
-    from fraud_mlops.settings import Settings
     from fraud_mlops.store import ModelStore
 
-    settings = Settings.from_env()
     store = ModelStore(settings.model_store_uri)
-    pointer = store.champion(settings.model_name)
-    none = {"version": None, "problem": None, "scores": None, "reference": None, "threshold": None}
-    if pointer is None:
-        return {**none, "family": None}
+    if store.champion(settings.model_name) is None:
+        return ChampionScores()
     from fraud_mlops.artifact import load_artifact
 
     with tempfile.TemporaryDirectory(prefix="champion-") as cache:
@@ -222,16 +204,14 @@ def _champion_scores(data: PreparedData) -> dict[str, Any]:
             f"it was trained on schema {artifact.schema.name!r}, this run uses {schema.name!r}; "
             "set MODEL_NAME to a separate model name for this dataset"
         )
-        return {**none, "version": artifact.version, "problem": problem, "family": None}
-    scores = Scorer(artifact).score(data.frames["test"]).probability
-    return {
-        "version": artifact.version,
-        "family": artifact.family,
-        "problem": None,
-        "scores": scores,
-        "reference": artifact.reference,
-        "threshold": artifact.threshold,
-    }
+        return ChampionScores(version=artifact.version, problem=problem)
+    return ChampionScores(
+        version=artifact.version,
+        family=artifact.family,
+        scores=Scorer(artifact).score(data.frames["test"]).probability,
+        reference=artifact.reference,
+        threshold=artifact.threshold,
+    )
 
 
 def _calibrated(y_val: np.ndarray, logits: dict[str, np.ndarray]):
@@ -258,7 +238,36 @@ def _metrics_within_budget(y: dict[str, np.ndarray], scores: dict[str, np.ndarra
     return metrics, float(threshold), str(rule)
 
 
-def evaluate_run(data: PreparedData, selection: Selection, cost: CostModel) -> dict[str, Any]:
+def _family_evaluations(
+    data: PreparedData, selection: Selection, cost: CostModel, chosen_result: tuple
+) -> tuple[dict[str, FamilyEvaluation], dict[str, np.ndarray]]:
+    """Every candidate calibrated and thresholded on validation, with test intervals; and each
+    one's calibrated test scores. ``chosen_result``: the chosen one's (metrics, scores)."""
+    from fraud_mlops.intervals import model_intervals
+
+    y = data.labels
+    families: dict[str, FamilyEvaluation] = {}
+    family_scores: dict[str, np.ndarray] = {}
+    for name, candidate in selection.candidates.items():
+        if candidate is selection.chosen:
+            fam_metrics, fam_scores = chosen_result
+        else:
+            _, fam_scores = _calibrated(y["validation"], candidate.logits)
+            fam_metrics, _, _ = _metrics_within_budget(y, fam_scores, cost)
+        family_scores[name] = fam_scores["test"]
+        families[name] = FamilyEvaluation(
+            family=candidate.family,
+            val_pr_auc=candidate.val_pr_auc,
+            cv_pr_auc=candidate.cv_pr_auc,
+            metrics=fam_metrics,
+            intervals=model_intervals(y["test"], fam_scores["test"], seed=data.seed),
+        )
+    return families, family_scores
+
+
+def evaluate_run(
+    data: PreparedData, selection: Selection, cost: CostModel, settings: Settings
+) -> Evaluation:
     """The chosen candidate, every family's best, and the champion on the same test split,
     with bootstrap intervals and the paired comparisons the gate reads.
 
@@ -266,68 +275,47 @@ def evaluate_run(data: PreparedData, selection: Selection, cost: CostModel) -> d
     champion keeps the threshold recorded in its manifest.
     """
     from fraud_mlops.evaluate import evaluate_scores
-    from fraud_mlops.intervals import comparison, model_intervals
+    from fraud_mlops.intervals import comparison
 
     y = data.labels
     chosen = selection.chosen
     calibration, scores = _calibrated(y["validation"], chosen.logits)
     metrics_c, threshold, rule = _metrics_within_budget(y, scores, cost)
-    families: dict[str, Any] = {}
-    family_scores: dict[str, np.ndarray] = {}
-    for name, candidate in selection.candidates.items():
-        if candidate is chosen:
-            fam_metrics, fam_scores = metrics_c, scores
-        else:
-            _, fam_scores = _calibrated(y["validation"], candidate.logits)
-            fam_metrics, _, _ = _metrics_within_budget(y, fam_scores, cost)
-        family_scores[name] = fam_scores["test"]
-        families[name] = {
-            "family": candidate.family,
-            "val_pr_auc": candidate.val_pr_auc,
-            "cv_pr_auc": candidate.cv_pr_auc,
-            "metrics": fam_metrics,
-            "intervals": model_intervals(y["test"], fam_scores["test"], seed=data_seed(data)),
-        }
+    families, family_scores = _family_evaluations(data, selection, cost, (metrics_c, scores))
     metrics = {"mlp": metrics_c}  # "mlp": the run's candidate (legacy key; see its "family")
     gbdt = selection.candidates.get("gbdt")
     if gbdt is not None:
-        metrics["baseline"] = families["gbdt"]["metrics"]
-    champion = _champion_scores(data)
-    if champion["scores"] is not None:
+        metrics["baseline"] = families["gbdt"].metrics
+    champion = champion_scores(data, settings)
+    if champion.scored:
         # The champion keeps the threshold it shipped with (chosen on its own validation data).
         metrics["champion"] = {
-            "test": evaluate_scores(y["test"], champion["scores"], cost, champion["threshold"])
+            "test": evaluate_scores(y["test"], champion.scores, cost, champion.threshold)
         }
-    seed = data_seed(data)
-    return {
-        "candidate": chosen.name,
-        "family": chosen.family,
-        "scores": scores,
-        "family_scores": family_scores,
-        "champion": champion,
-        "metrics": metrics,
-        "families": families,
-        "threshold": threshold,
-        "threshold_rule": rule,
-        "alert_budget": float(cost.alert_budget),
-        "calibration": calibration,
-        "selection": selection.to_dict(),
-        "vs_champion": None
-        if champion["scores"] is None
-        else comparison(y["test"], scores["test"], champion["scores"], seed=seed),
-        "vs_baseline": None
+    return Evaluation(
+        candidate=chosen.name,
+        family=chosen.family,
+        scores=scores,
+        family_scores=family_scores,
+        champion=champion,
+        metrics=metrics,
+        families=families,
+        threshold=threshold,
+        threshold_rule=rule,
+        alert_budget=float(cost.alert_budget),
+        calibration=calibration,
+        selection=selection.to_dict(),
+        vs_champion=comparison(y["test"], scores["test"], champion.scores, seed=data.seed)
+        if champion.scored
+        else None,
+        vs_baseline=None
         if gbdt is None or chosen.name == "gbdt"
-        else comparison(y["test"], scores["test"], family_scores["gbdt"], seed=seed),
-    }
-
-
-def data_seed(data: PreparedData) -> int:
-    """A bootstrap seed fixed by the training data (same data, same intervals)."""
-    return int(data.fingerprint[:8], 16)
+        else comparison(y["test"], scores["test"], family_scores["gbdt"], seed=data.seed),
+    )
 
 
 # -- drift ---------------------------------------------------------------------------------------
-def run_drift(claims: pd.DataFrame, data: PreparedData, evaluation: dict[str, Any]) -> dict:
+def run_drift(claims: pd.DataFrame, data: PreparedData, evaluation: Evaluation) -> DriftResult:
     """PSI/KS of this run's claims vs the champion's training reference.
 
     With no comparable champion, this run's test split is compared with its own training split
@@ -335,12 +323,12 @@ def run_drift(claims: pd.DataFrame, data: PreparedData, evaluation: dict[str, An
     """
     from fraud_mlops.drift import compute_drift
 
-    champion = evaluation["champion"]
-    if champion["reference"] is not None:
-        drifts = compute_drift(champion["reference"], claims, data.schema)
-        return {"drifts": drifts, "reference_version": champion["version"], "current": "all"}
+    champion = evaluation.champion
+    if champion.reference is not None:
+        drifts = compute_drift(champion.reference, claims, data.schema)
+        return DriftResult(drifts, reference_version=champion.version, current="all")
     drifts = compute_drift(data.reference, data.frames["test"], data.schema)
-    return {"drifts": drifts, "reference_version": None, "current": "test vs own train"}
+    return DriftResult(drifts, reference_version=None, current="test vs own train")
 
 
 # -- publish -------------------------------------------------------------------------------------
@@ -362,11 +350,11 @@ def code_version() -> str:
     return f"{__version__}+g{sha}" if sha else __version__
 
 
-def gate_decision(evaluation: dict[str, Any], policy: GatePolicy) -> GateDecision:
+def gate_decision(evaluation: Evaluation, policy: GatePolicy) -> GateDecision:
     """The gate on this run's evaluation: intervals vs the champion and vs the best GBDT."""
     from fraud_mlops.gate import Comparison, decide
 
-    metrics, champion = evaluation["metrics"], evaluation["champion"]
+    metrics, champion = evaluation.metrics, evaluation.champion
 
     def cmp(entry: dict[str, Any] | None) -> Comparison | None:
         if entry is None:
@@ -378,29 +366,28 @@ def gate_decision(evaluation: dict[str, Any], policy: GatePolicy) -> GateDecisio
         baseline_pr_auc=metrics["baseline"]["test"]["pr_auc"] if "baseline" in metrics else None,
         champion_pr_auc=metrics["champion"]["test"]["pr_auc"] if "champion" in metrics else None,
         policy=policy,
-        champion_version=champion["version"],
-        champion_problem=champion["problem"],
-        vs_champion=cmp(evaluation["vs_champion"]),
-        vs_baseline=cmp(evaluation["vs_baseline"]),
-        candidate_is_baseline=evaluation["candidate"] == "gbdt",
-        warnings=evaluation["selection"]["warnings"],
+        champion_version=champion.version,
+        champion_problem=champion.problem,
+        vs_champion=cmp(evaluation.vs_champion),
+        vs_baseline=cmp(evaluation.vs_baseline),
+        candidate_is_baseline=evaluation.candidate == "gbdt",
+        warnings=evaluation.selection["warnings"],
     )
 
 
 def publish_model(
     data: PreparedData,
     selection: Selection,
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
     policy: GatePolicy,
     run_id: str,
-) -> dict[str, Any]:
+    settings: Settings,
+) -> Publication:
     """Gate the candidate, publish its artifact, and move the champion pointer if it passed."""
-    from fraud_mlops.settings import Settings
     from fraud_mlops.store import ModelStore, new_version
 
     fail_if_requested("publish")
     decision = gate_decision(evaluation, policy)
-    settings = Settings.from_env()
     version = new_version(run_id)
     with tempfile.TemporaryDirectory(prefix="artifact-") as tmp:
         staging = Path(tmp) / version
@@ -414,38 +401,33 @@ def publish_model(
             version,
             gate=decision.to_dict(),
             metrics={
-                **evaluation["metrics"]["mlp"]["test"],
-                "family": evaluation["family"],
-                "intervals": evaluation["families"][evaluation["candidate"]]["intervals"],
+                **evaluation.metrics["mlp"]["test"],
+                "family": evaluation.family,
+                "intervals": evaluation.families[evaluation.candidate].intervals,
             },
         )
-    return {
-        "model_name": settings.model_name,
-        "version": version,
-        "artifact_uri": uri,
-        "promoted": decision.passed,
-        "gate": decision.to_dict(),
-        "family": evaluation["family"],
-        "params": selection.chosen.params,
-    }
+    return Publication(
+        model_name=settings.model_name,
+        version=version,
+        artifact_uri=uri,
+        promoted=decision.passed,
+        gate=decision.to_dict(),
+        family=evaluation.family,
+        params=selection.chosen.params,
+    )
 
 
-def manifest_metrics(evaluation: dict[str, Any], decision: GateDecision) -> dict[str, Any]:
+def manifest_metrics(evaluation: Evaluation, decision: GateDecision) -> dict[str, Any]:
     """What the manifest records: the candidate's metrics, every family's, the gate."""
-    metrics = evaluation["metrics"]
-    chosen = evaluation["candidate"]
+    metrics = evaluation.metrics
     return {
         "mlp": metrics["mlp"],  # the published candidate (legacy key, read by the CLIs)
         "baseline": metrics.get("baseline"),
-        "intervals": evaluation["families"][chosen]["intervals"],
-        "families": {
-            name: {k: v for k, v in entry.items() if k != "metrics"}
-            | {"test": entry["metrics"]["test"]}
-            for name, entry in evaluation["families"].items()
-        },
-        "vs_champion": evaluation["vs_champion"],
-        "vs_baseline": evaluation["vs_baseline"],
-        "threshold_rule": evaluation["threshold_rule"],
+        "intervals": evaluation.families[evaluation.candidate].intervals,
+        "families": {name: entry.record() for name, entry in evaluation.families.items()},
+        "vs_champion": evaluation.vs_champion,
+        "vs_baseline": evaluation.vs_baseline,
+        "threshold_rule": evaluation.threshold_rule,
         "gate": decision.to_dict(),
     }
 
@@ -454,7 +436,7 @@ def _export_check_publish(
     staging: Path,
     data: PreparedData,
     selection: Selection,
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
     decision: GateDecision,
     settings: Settings,
     version: str,
@@ -473,19 +455,19 @@ def _export_check_publish(
         preprocessor=data.preprocessor,
         architecture=chosen.architecture,
         weights=chosen.arrays,
-        threshold=float(np.clip(evaluation["threshold"], 0.0, 1.0)),
+        threshold=float(np.clip(evaluation.threshold, 0.0, 1.0)),
         metrics=manifest_metrics(evaluation, decision),
         data_fingerprint=data.fingerprint,
         code_version=code_version(),
         reference=data.reference,
         params=chosen.params,
-        calibration=evaluation["calibration"],
-        selection=evaluation["selection"],
+        calibration=evaluation.calibration,
+        selection=evaluation.selection,
     )
     # What gets served is the numpy pass: refuse to publish if it disagrees with training
     # (torch for the neural families; the blend combines the members' training-side logits).
     served = Scorer(load_artifact(staging)).score(data.frames["test"]).probability
-    gap = float(np.max(np.abs(served - evaluation["scores"]["test"])))
+    gap = float(np.max(np.abs(served - evaluation.scores["test"])))
     if gap > 1e-5:
         raise ModelError(
             f"the numpy scorer differs from training by {gap:.2e} (> 1e-5); not publishing"
@@ -494,13 +476,45 @@ def _export_check_publish(
 
 
 # -- end -----------------------------------------------------------------------------------------
+def metrics_rows(evaluation: Evaluation, publication: Publication, run_id: str) -> list[dict]:
+    """The models of the run's ``metrics`` table: the published candidate, the run's best GBDT
+    (the yardstick) and the champion it was compared with, when there are those."""
+    models = [
+        {
+            "version": publication.version,
+            "kind": "mlp",  # the published candidate, whatever its family (legacy kind)
+            "metrics": evaluation.metrics["mlp"],
+            "params": {"family": evaluation.family, **(publication.params or {})},
+            "is_champion": publication.promoted,
+        },
+    ]
+    if "baseline" in evaluation.metrics:
+        models.append(
+            {
+                "version": f"gbdt-{run_id}",
+                "kind": "baseline",  # the run's best GBDT: the yardstick
+                "metrics": evaluation.metrics["baseline"],
+            }
+        )
+    if "champion" in evaluation.metrics:
+        models.append(
+            {
+                "version": evaluation.champion.version,
+                "kind": "champion",
+                "metrics": evaluation.metrics["champion"],
+            }
+        )
+    return models
+
+
 def write_outputs(
     claims: pd.DataFrame,
     data: PreparedData,
-    evaluation: dict[str, Any],
-    drift: dict[str, Any],
-    publication: dict[str, Any],
+    evaluation: Evaluation,
+    drift: DriftResult,
+    publication: Publication,
     run_id: str,
+    settings: Settings,
 ) -> dict[str, str]:
     """Write predictions, metrics, scoring summary and drift partitions for ``run_id``."""
     from fraud_mlops.ingest import event_time_column
@@ -512,41 +526,15 @@ def write_outputs(
         scoring_summary_table,
         write_run_outputs,
     )
-    from fraud_mlops.settings import Settings
 
     schema = data.schema
     order = np.concatenate([data.split.indices(s) for s in SPLITS])
     split = np.concatenate([np.full(len(data.split.indices(s)), s, dtype=object) for s in SPLITS])
-    scores = np.concatenate([evaluation["scores"][s] for s in SPLITS])
+    scores = np.concatenate([evaluation.scores[s] for s in SPLITS])
     frame = claims.iloc[order]
     labels = frame[schema.label_column].to_numpy()
     segments = {c: frame[c].to_numpy(dtype=object) for c in schema.segments}
-    version, threshold = publication["version"], evaluation["threshold"]
-    models = [
-        {
-            "version": version,
-            "kind": "mlp",  # the published candidate, whatever its family (legacy kind)
-            "metrics": evaluation["metrics"]["mlp"],
-            "params": {"family": evaluation["family"], **(publication.get("params") or {})},
-            "is_champion": publication["promoted"],
-        },
-    ]
-    if "baseline" in evaluation["metrics"]:
-        models.append(
-            {
-                "version": f"gbdt-{run_id}",
-                "kind": "baseline",  # the run's best GBDT: the yardstick
-                "metrics": evaluation["metrics"]["baseline"],
-            }
-        )
-    if "champion" in evaluation["metrics"]:
-        models.append(
-            {
-                "version": evaluation["champion"]["version"],
-                "kind": "champion",
-                "metrics": evaluation["metrics"]["champion"],
-            }
-        )
+    version, threshold = publication.version, evaluation.threshold
     tables = {
         PREDICTIONS: predictions_table(
             schema,
@@ -559,13 +547,15 @@ def write_outputs(
             model_version=version,
             segments=segments,
         ),
-        METRICS: metrics_table(publication["model_name"], models),
+        METRICS: metrics_table(
+            publication.model_name, metrics_rows(evaluation, publication, run_id)
+        ),
         SCORING_SUMMARY: scoring_summary_table(
             version, split, scores, scores >= threshold, labels, segments
         ),
-        DRIFT: drift_table(drift["drifts"], drift["reference_version"]),
+        DRIFT: drift_table(drift.drifts, drift.reference_version),
     }
-    return write_run_outputs(Lakehouse(Settings.from_env().lakehouse_uri), run_id, tables)
+    return write_run_outputs(Lakehouse(settings.lakehouse_uri), run_id, tables)
 
 
 def run_summary_info(
@@ -574,14 +564,18 @@ def run_summary_info(
     run_id: str,
     data: PreparedData,
     trials: int,
-    evaluation: dict[str, Any],
-    publication: dict[str, Any],
+    evaluation: Evaluation,
+    publication: Publication,
     outputs: dict[str, str],
+    settings: Settings,
+    data_warnings: list[str],
 ) -> dict[str, Any]:
-    """Everything :func:`fraud_mlops.reports.run_summary` prints, as plain JSON-safe values."""
-    from fraud_mlops.settings import Settings
+    """Everything :func:`fraud_mlops.reports.run_summary` prints, as plain JSON-safe values.
 
-    tests = {kind: m["test"] for kind, m in evaluation["metrics"].items()}
+    A dict on purpose: it is the run's public record (``run.data.summary`` in the Client API,
+    ``scripts/demo.py``, the benchmarks), readable without this package's classes.
+    """
+    tests = {kind: m["test"] for kind, m in evaluation.metrics.items()}
     return {
         "flow": flow_name,
         "run_id": run_id,
@@ -589,99 +583,26 @@ def run_summary_info(
         "sizes": data.split.sizes(),
         "frauds": {s: int(v.sum()) for s, v in data.labels.items()},
         "trials": trials,
-        "family": evaluation["family"],
-        "candidate": evaluation["candidate"],
         "test_metrics": {k: {n: float(v) for n, v in m.items()} for k, m in tests.items()},
         "families": {
             name: {
-                "family": entry["family"],
-                "val_pr_auc": float(entry["val_pr_auc"]),
-                "cv_pr_auc": entry["cv_pr_auc"],
-                "test_pr_auc": float(entry["metrics"]["test"]["pr_auc"]),
-                "test_roc_auc": float(entry["metrics"]["test"]["roc_auc"]),
-                "intervals": entry["intervals"],
+                "family": entry.family,
+                "val_pr_auc": float(entry.val_pr_auc),
+                "cv_pr_auc": entry.cv_pr_auc,
+                "test_pr_auc": float(entry.metrics["test"]["pr_auc"]),
+                "test_roc_auc": float(entry.metrics["test"]["roc_auc"]),
+                "intervals": entry.intervals,
             }
-            for name, entry in evaluation["families"].items()
+            for name, entry in evaluation.families.items()
         },
-        "selection": evaluation["selection"],
-        "threshold": float(evaluation["threshold"]),
-        "threshold_rule": evaluation["threshold_rule"],
-        "alert_budget": float(evaluation.get("alert_budget", 0.0)),
-        "gate": publication["gate"],
-        "promoted": publication["promoted"],
-        "model_name": publication["model_name"],
-        "version": publication["version"],
-        "artifact_uri": publication["artifact_uri"],
-        "lakehouse_uri": Settings.from_env().lakehouse_uri,
+        **evaluation.headline(),  # candidate, family, selection, threshold, rule, budget
+        "gate": publication.gate,
+        "promoted": publication.promoted,
+        "model_name": publication.model_name,
+        "version": publication.version,
+        "artifact_uri": publication.artifact_uri,
+        "lakehouse_uri": settings.lakehouse_uri,
         "datasets": sorted(outputs),
         "metaflow_root": os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL", ""),
+        "data_warnings": list(data_warnings),
     }
-
-
-# -- cards ---------------------------------------------------------------------------------------
-def evaluation_card(evaluation: dict[str, Any], data: PreparedData, trials: list[dict]) -> list:
-    """Components of the evaluation card: candidates with intervals, PR curves, histograms."""
-    from metaflow.cards import Image, Markdown, Table
-
-    from fraud_mlops.reports import (
-        candidate_rows,
-        comparison_rows,
-        pr_curve_figure,
-        score_histogram_figure,
-        selection_lines,
-    )
-
-    y = data.labels["test"]
-    tests = {kind: m["test"] for kind, m in evaluation["metrics"].items()}
-    header, rows = comparison_rows(tests, list(next(iter(tests.values()))))
-    curves = {name: scores for name, scores in evaluation["family_scores"].items()}
-    if evaluation["champion"]["scores"] is not None:
-        curves[f"champion {evaluation['champion']['version']}"] = evaluation["champion"]["scores"]
-    cand_header, cand_rows = candidate_rows(evaluation["families"])
-    trial_rows = [
-        [
-            str(t["trial"]),
-            t.get("family", "mlp"),
-            f"{t['val_pr_auc']:.4f}",
-            str(t["best_epoch"]),
-            str(t["params"]),
-        ]
-        for t in trials
-    ]
-    return [
-        Markdown(
-            f"# Evaluation on the test split ({len(y):,} newest claims, {int(y.sum())} frauds)\n\n"
-            + "\n".join(f"- {line}" for line in selection_lines(evaluation))
-        ),
-        Markdown("## Candidates (95 % bootstrap intervals on the test split)"),
-        Table(cand_rows, headers=cand_header),
-        Markdown("## Published candidate vs the yardsticks (`mlp` = the candidate)"),
-        Table(rows, headers=header),
-        Image.from_matplotlib(pr_curve_figure(y, curves)),
-        Image.from_matplotlib(
-            score_histogram_figure(y, evaluation["scores"]["test"], evaluation["threshold"])
-        ),
-        Markdown("## Trials (each family's best is chosen on validation PR-AUC)"),
-        Table(trial_rows, headers=["trial", "family", "val PR-AUC", "best epoch", "params"]),
-    ]
-
-
-def drift_card(drift: dict[str, Any]) -> list:
-    """Components of the drift card: PSI bar chart and a PSI/KS table."""
-    from metaflow.cards import Image, Markdown, Table
-
-    from fraud_mlops.reports import psi_figure
-
-    ref = drift["reference_version"]
-    title = (
-        f"# Drift vs champion {ref}" if ref else "# Drift: test split vs this run's training split"
-    )
-    rows = [
-        [d.feature, d.kind, f"{d.psi:.4f}", "–" if d.ks is None else f"{d.ks:.4f}", d.verdict]
-        for d in drift["drifts"]
-    ]
-    return [
-        Markdown(title + "\n\nPSI < 0.1 stable, 0.1–0.25 watch, > 0.25 shifted."),
-        Image.from_matplotlib(psi_figure(drift["drifts"], ref or "(none: own training split)")),
-        Table(rows, headers=["feature", "kind", "PSI", "KS", "verdict"]),
-    ]

@@ -1,19 +1,25 @@
-"""One validated settings object for the library, read from the environment.
+"""The library's validated settings, read from the environment.
 
-Every location has an embedded default under ``$FRAUD_MLOPS_HOME`` (default: ``./.local``), so
-``make demo`` needs no cloud account; in the cloud the same variables point at S3 or ADLS. The
-variables, defaults and meanings are the fields below (README: "Configuration reference").
+:class:`Settings`: where things live. Every location has an embedded default under
+``$FRAUD_MLOPS_HOME`` (default: ``./.local``), so ``make demo`` needs no cloud account; in the
+cloud the same variables point at S3 or ADLS. No secrets: a training run stores it as an artifact.
+
+:class:`AdlsSettings`: how ``abfss://`` locations are reached (credentials, emulator endpoint,
+namespace); read where a filesystem is opened (:mod:`fraud_mlops.adls`), never stored.
+
+The variables, defaults and meanings are the fields below (README: "Configuration reference").
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlparse
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from fraud_mlops.settings_base import EnvSettings, key_of
+from fraud_mlops.settings_base import BLANK_IS_UNSET, EnvSettings, Text, key_of
 
 _SUPPORTED = ("s3://", "abfss://", "abfs://", "file://")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -81,3 +87,71 @@ class Settings(EnvSettings):
                 "'.', '_' or '-', starting with a letter or digit (max 63 characters)."
             )
         return value
+
+
+ADLS_NAMESPACES = ("auto", "hierarchical", "flat")
+OptionalSecret = Annotated[SecretStr | None, BLANK_IS_UNSET]
+
+
+class AdlsSettings(EnvSettings):
+    """How ``abfss://`` locations are reached. Without a key or SAS token, pyarrow uses Azure's
+    ``DefaultAzureCredential`` chain (service principal, workload or managed identity, az)."""
+
+    account_key: OptionalSecret = Field(
+        None,
+        validation_alias="AZURE_STORAGE_ACCOUNT_KEY",
+        description="the storage account's shared key (or set the SAS token, or neither)",
+    )
+    sas_token: OptionalSecret = Field(
+        None,
+        validation_alias="AZURE_STORAGE_SAS_TOKEN",
+        description="a SAS token, with or without its leading `?` (or the key, or neither)",
+    )
+    endpoint: Text = Field(
+        "",
+        validation_alias="AZURE_STORAGE_ENDPOINT",
+        description="`http://host:port` of an emulator such as Azurite (the account name then "
+        "goes in the URL path); unset for Azure itself",
+    )
+    namespace: Text = Field(
+        "auto",
+        validation_alias="LAKEHOUSE_ADLS_NAMESPACE",
+        description="the account's namespace: `hierarchical` (ADLS Gen2: atomic renames), "
+        "`flat` (Blob storage, Azurite) or `auto` (detected)",
+        json_schema_extra={"allowed": ", ".join(ADLS_NAMESPACES)},
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if value and (
+            parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path.strip("/")
+        ):
+            raise ValueError(
+                f"AZURE_STORAGE_ENDPOINT={value!r} must be the scheme, host and port of an "
+                "emulator, e.g. http://127.0.0.1:10000 (the account name goes in the path)."
+            )
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        value = value.lower()
+        if value not in ADLS_NAMESPACES:
+            raise ValueError(
+                f"LAKEHOUSE_ADLS_NAMESPACE={value!r} is not a namespace: use hierarchical "
+                "(ADLS Gen2), flat (Blob storage, Azurite) or auto, or unset it to detect the "
+                "account's."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AdlsSettings:
+        if self.account_key is not None and self.sas_token is not None:
+            raise ValueError(
+                "both AZURE_STORAGE_ACCOUNT_KEY and AZURE_STORAGE_SAS_TOKEN are set: set one of "
+                "them, or neither to use Azure's DefaultAzureCredential chain (service principal, "
+                "managed identity, az)."
+            )
+        return self

@@ -184,11 +184,24 @@ def test_a_trial_that_fails_once_succeeds_on_retry(first_run):
     assert sorted(t["family"] for t in info["trials"]) == ["gbdt", "mlp", "tabm"]
 
 
-def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_run):
-    root, _, info = first_run
-    proc, run_id = _flow(root, "run", *TINY)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    again = _client(root, run_id)["summary"]
+@pytest.fixture(scope="module")
+def resumed_run(first_run) -> tuple[str, subprocess.CompletedProcess, str, dict]:
+    """A second run on the same seed and store, failed late (test hook), then resumed.
+
+    Shared by the resume test and the same-seed test: the resumed run is the second run of the
+    first run's store, so its evaluation re-scores the first run's champion.
+    """
+    root = first_run[0]
+    failed, failed_id = _flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_AT_STEP="publish")
+    resumed, resumed_id = _flow(root, "resume", "--origin-run-id", failed_id)
+    return failed_id, failed, resumed_id, {"proc": resumed, **_client(root, resumed_id)}
+
+
+def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_run, resumed_run):
+    _, _, info = first_run
+    _, _, _, second = resumed_run
+    assert second["proc"].returncode == 0, second["proc"].stderr[-3000:]
+    again = second["summary"]
     first = info["summary"]["test_metrics"]
     assert again["test_metrics"]["mlp"] == first["mlp"]
     assert again["test_metrics"]["baseline"] == first["baseline"]
@@ -198,13 +211,12 @@ def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_ru
     assert "champion" in again["gate"]["reasons"][0]
 
 
-def test_a_late_failure_resumes_reusing_finished_trials(tmp_path):
-    proc, failed_id = _flow(tmp_path, "run", *TINY, FRAUD_MLOPS_FAIL_AT_STEP="publish")
+def test_a_late_failure_resumes_reusing_finished_trials(resumed_run):
+    failed_id, proc, _, info = resumed_run
     assert proc.returncode != 0
     assert "injected failure at step 'publish'" in proc.stdout + proc.stderr
-    proc, resumed_id = _flow(tmp_path, "resume", "--origin-run-id", failed_id)
+    proc = info["proc"]
     assert proc.returncode == 0, proc.stderr[-3000:]
-    info = _client(tmp_path, resumed_id)
     assert info["successful"] and info["summary"]["promoted"]
     assert info["trial_origin_runs"] == [failed_id] * 3  # cloned, not retrained
     # The resumed run writes to the original run's lakehouse partition (one logical run).
@@ -276,7 +288,6 @@ def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path
     for name, entry in summary["families"].items():
         assert entry["test_pr_auc"] > fraud_rate, name  # every family learns on real claims
     assert summary["selection"]["method"] == "validation"  # ~180 test frauds: enough to judge
-
 
 
 def test_trains_on_an_insurer_export_with_dates_and_question_marks(tmp_path):
