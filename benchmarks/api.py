@@ -24,11 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Row, verdict
+from benchmarks import Row, verdict, write_section
 
 AREA = "api"
 REPO = Path(__file__).resolve().parents[1]
@@ -344,16 +343,5 @@ def capture_rows(blocks: int = 20, per: int = 200) -> list[Row]:
 
 
 def write_doc(rows: list[Row]) -> None:
-    """Replace the measured section of docs/scoring-api.md with these rows."""
-    start, end = "<!-- bench:api -->", "<!-- /bench:api -->"
-    text = DOC.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        return
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = "\n".join(
-        ["| benchmark | value | target | verdict | note |", "|---|---|---|---|---|"]
-        + [f"| {r.name} | {r.value} | {r.target} | {r.verdict} | {r.note} |" for r in rows]
-    )
-    body = f"{start}\nWritten by `python -m benchmarks api` on {stamp}.\n\n{table}\n{end}"
-    head, rest = text.split(start, 1)
-    DOC.write_text(head + body + rest.split(end, 1)[1], encoding="utf-8")
+    """Replace the measured section of the doc with these rows."""
+    write_section(DOC, "api", rows)

@@ -18,10 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import Row, verdict
+from benchmarks import Row, verdict, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 FLOW = REPO / "flows" / "fraud_detection_flow.py"
@@ -268,16 +267,5 @@ def run() -> list[Row]:
 
 
 def write_training_doc(rows: list[Row]) -> None:
-    """Replace the measured section of docs/training.md with these rows."""
-    start, end = "<!-- bench:training -->", "<!-- /bench:training -->"
-    text = TRAINING_DOC.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        return
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = "\n".join(
-        ["| benchmark | value | target | verdict | note |", "|---|---|---|---|---|"]
-        + [f"| {r.name} | {r.value} | {r.target} | {r.verdict} | {r.note} |" for r in rows]
-    )
-    body = f"{start}\nWritten by `python -m benchmarks training` on {stamp}.\n\n{table}\n{end}"
-    head, rest = text.split(start, 1)
-    TRAINING_DOC.write_text(head + body + rest.split(end, 1)[1], encoding="utf-8")
+    """Replace the measured section of the doc with these rows."""
+    write_section(TRAINING_DOC, "training", rows)
