@@ -27,12 +27,13 @@ def _models() -> dict[str, list[type]]:
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
     from lambda_api.capture import CaptureSettings
+    from lambda_api.outcomes import OutcomeApiSettings
     from lambda_api.settings import ApiSettings
     from lambda_api.shadow import ShadowSettings
 
     return {
         "library": [Settings, AdlsSettings],
-        "api": [ApiSettings, CaptureSettings, ShadowSettings],
+        "api": [ApiSettings, CaptureSettings, ShadowSettings, OutcomeApiSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
         "stack": list(SECTIONS),
