@@ -23,8 +23,8 @@ import pulumi
 import pulumi_aws as aws
 
 from fraud_mlops.cloud.canary import version_description
-from fraud_mlops.outcome_store import DATASET as OUTCOMES
 from fraud_mlops.errors import ConfigError
+from fraud_mlops.outcome_store import DATASET as OUTCOMES
 from infra import policies
 from infra.capture import LAKEHOUSE_ROOT
 from infra.config import ServingConfig
