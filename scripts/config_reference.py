@@ -23,6 +23,7 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
+    from fraud_mlops.labels import LabelSettings
     from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
@@ -32,7 +33,7 @@ def _models() -> dict[str, list[type]]:
     from lambda_api.shadow import ShadowSettings
 
     return {
-        "library": [Settings, AdlsSettings],
+        "library": [Settings, AdlsSettings, LabelSettings],
         "api": [ApiSettings, CaptureSettings, ShadowSettings, OutcomeApiSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
