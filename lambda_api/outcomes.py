@@ -98,7 +98,7 @@ class OutcomeIntake:
                 [{"field": "outcomes", "message": "too many", "type": "too_long"}],
             )
         try:
-            outcomes = validate_outcomes(rows, self.salt, source="outcomes")
+            outcomes = validate_outcomes(rows, self.salt, source="outcomes", echo=False)
             result = record_outcomes(self.lakehouse, outcomes, source="outcomes")
         except OutcomeBatchError as exc:
             errors = [

@@ -161,3 +161,11 @@ def test_a_function_url_event_through_mangum_writes_to_s3(
     again = app.handler(_function_url_event(body(row())), FakeLambdaContext())
     assert json.loads(again["body"])["message"] == "recorded 0 new, 1 already recorded"
     assert sorted(read_outcomes(root)["outcome"]) == ["fraud", "legitimate"]
+
+
+def test_refusals_never_repeat_a_submitted_value(client) -> None:
+    bad = body(row(" C-secret-1"), row("C2", "FRAUD-secret"), row("C3", decided_at="secret-day"))
+    response = client.post("/v1/outcomes", json=bad)
+    assert response.status_code == 422
+    assert "secret" not in response.text
+    assert "the value is not fraud or legitimate" in response.text
