@@ -212,6 +212,8 @@ def _row(
             hint = (
                 f"nor a code of the outcome map: {', '.join(map(repr, outcome_map))}"
                 if outcome_map
+                else "send one of them, in lowercase"
+                if strict
                 else "map other codes with --outcome-map"
             )
             problems.append(
