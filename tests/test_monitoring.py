@@ -276,3 +276,16 @@ def test_settings_defaults_and_rules():
     text = str(exc.value)
     assert "MONITOR_PSI_WARN=0.5" in text and "MONITOR_FLAG_RATE_LOW=2" in text
     assert "MONITOR_MIN_LABELLED='x'" in text
+
+
+def test_format_report_names_every_part(schema, reference):
+    claims = generate_claims(3000, seed=14)
+    start = END - timedelta(days=30)
+    champ = capture_frame(claims, start=start, days=10, seed=1, strength=1.0)
+    shadow = capture_frame(claims, start=start, days=10, seed=2, role="shadow", version="v2")
+    frame = pd.concat([champ, shadow]).sort_values("captured_at", kind="stable")
+    report = run(frame, schema, reference, outcomes=outcomes_for(champ, claims))
+    text = mon.format_report(report)
+    assert "channel" in text and "score shift" in text and "flag rate" in text
+    assert "realised precision at the budget" in text and "shadow v2 vs champion v1" in text
+    assert text == mon.format_report(report.to_dict())  # the flow prints it from the artifact

@@ -896,3 +896,76 @@ def _read_outcomes(lakehouse_uri: str) -> pd.DataFrame | None:
         return read_outcomes(lakehouse_uri, latest=True)
     except LakehouseError:  # no outcomes recorded yet: performance is "insufficient"
         return None
+
+
+# -- text -------------------------------------------------------------------------------------
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_report(report: MonitoringReport | Mapping[str, Any]) -> str:
+    """The report as the text the flow's ``end`` step and ``make monitor-demo`` print."""
+    r = report.to_dict() if isinstance(report, MonitoringReport) else dict(report)
+    w = r["window"]
+    lines = [
+        f"monitoring {r['model_name']} (reference: champion {r['reference_version']}) over "
+        f"{w['start']} .. {w['end']}",
+        f"  {r['scores_read']:,} captured scores: {r['champion_scores']:,} champion, "
+        f"{r['shadow_scores']:,} shadow; versions {r['versions']}",
+        "",
+        f"  {'feature':<28} {'kind':<12} {'PSI':>7} {'KS':>7}  verdict",
+    ]
+    for d in r["drift"]:
+        lines.append(
+            f"  {d['feature']:<28} {d['kind']:<12} {d['psi']:>7.3f} {_fmt(d['ks']):>7}  "
+            f"{d['verdict']}"
+        )
+    s = r["score_shift"]
+    lines += ["", f"  score shift: PSI {_fmt(s['psi'])} against {s['against']}"]
+    f = r["flag_rate"]
+    lines.append(
+        f"  flag rate: {f['rate']:.2%} of {f['claims']:,} claims (alert budget {f['budget']:.0%}, "
+        f"band {f['band'][0]:.2%}..{f['band'][1]:.2%})"
+    )
+    p = r["performance"]
+    counts = (
+        f"{p['labelled']:,} labelled claims, {p['matured']:,} matured "
+        f"(>= {p['maturity_days']} days old), {p['immature_excluded']:,} too recent, "
+        f"{p['frauds']:,} frauds"
+    )
+    if p["status"] == "ok":
+        pb, rb = p["precision_at_budget"], p["recall_at_budget"]
+        expected = p.get("expected_precision_at_budget")
+        lines += [
+            f"  realised precision at the budget: {pb['value']:.3f} "
+            f"[{pb['low']:.3f}, {pb['high']:.3f}] (test: {_fmt(expected)}); recall "
+            f"{rb['value']:.3f} [{rb['low']:.3f}, {rb['high']:.3f}]",
+            f"    {counts}",
+        ]
+    else:
+        lines.append(f"  realised precision: insufficient ({p['reason']}); {counts}")
+    sh = r.get("shadow")
+    if sh:
+        lines.append("")
+        lines.append(format_shadow(sh))
+    alerts = r["alerts"]
+    lines += ["", f"  alerts: {len(alerts) or 'none'}"]
+    lines += [f"    [{a['level'].upper()}] {a['message']}" for a in alerts]
+    return "\n".join(lines)
+
+
+def format_shadow(sh: Mapping[str, Any]) -> str:
+    """Shadow evidence in two lines (also printed by ``fraud-mlops promote``)."""
+    head = (
+        f"  shadow {sh['shadow_version']} vs champion {sh['champion_version']} on "
+        f"{sh['claims']:,} labelled claims ({sh['frauds']:,} frauds): {sh['status']}"
+    )
+    if sh["status"] == "insufficient":
+        return f"{head}\n    {sh['reason']}"
+    d, pb = sh["pr_auc"], sh["precision_at_budget"]
+    return (
+        f"{head}\n    PR-AUC {d['shadow']:.3f} vs {d['champion']:.3f}, difference "
+        f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] (paired bootstrap, "
+        f"{sh['n_resamples']} resamples); precision at the budget {pb['shadow']:.3f} vs "
+        f"{pb['champion']:.3f}, difference {pb['value']:+.3f} [{pb['low']:+.3f}, {pb['high']:+.3f}]"
+    )
