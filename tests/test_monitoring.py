@@ -289,3 +289,10 @@ def test_format_report_names_every_part(schema, reference):
     assert "channel" in text and "score shift" in text and "flag rate" in text
     assert "realised precision at the budget" in text and "shadow v2 vs champion v1" in text
     assert text == mon.format_report(report.to_dict())  # the flow prints it from the artifact
+
+
+def test_report_round_trips_through_its_dict(schema, reference):
+    frame = capture_frame(generate_claims(800, seed=15, drift=1.0), start=END - timedelta(days=9), days=5)
+    report = run(frame, schema, reference)
+    again = mon.report_from_dict(report.to_dict())
+    assert again.to_dict() == report.to_dict() and again.alerts == report.alerts

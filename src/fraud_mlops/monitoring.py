@@ -969,3 +969,14 @@ def format_shadow(sh: Mapping[str, Any]) -> str:
         f"{sh['n_resamples']} resamples); precision at the budget {pb['shadow']:.3f} vs "
         f"{pb['champion']:.3f}, difference {pb['value']:+.3f} [{pb['low']:+.3f}, {pb['high']:+.3f}]"
     )
+
+
+def report_from_dict(data: Mapping[str, Any]) -> MonitoringReport:
+    """Rebuild a report from :meth:`MonitoringReport.to_dict` (a flow artifact)."""
+    values = dict(data)
+    window = values.pop("window")
+    values["window"] = Window(
+        datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])
+    )
+    values["alerts"] = [Alert(**a) for a in values.get("alerts", [])]
+    return MonitoringReport(**values)
