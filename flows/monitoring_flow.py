@@ -30,7 +30,10 @@ import fraud_mlops  # noqa: F401  (ships the library in the code package: METAFL
 from fraud_mlops.errors import FraudMlopsError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING_FLOW = os.path.join(HERE, "fraud_detection_flow.py")
+# The flow a local retrain runs (the variable lets a test put a stand-in there).
+TRAINING_FLOW = os.environ.get(
+    "FRAUD_MLOPS_TRAINING_FLOW_FILE", os.path.join(HERE, "fraud_detection_flow.py")
+)
 # Compiled into the steps by `flow deploy` on a stack with Snowflake (see the training flow).
 SNOWFLAKE_KEY_SECRET = os.environ.get("SNOWFLAKE_PRIVATE_KEY_SECRET_ARN", "")
 # Set by `flow deploy --flow monitoring`: the training state machine a retrain starts.
@@ -86,7 +89,10 @@ class MonitoringFlow(FlowSpec):
             ) from None
         unknown = sorted(k for k in overrides if not str(k).startswith("MONITOR_"))
         if unknown:
-            raise InvalidInput(f"--thresholds: {unknown} are not MONITOR_* settings (README)")
+            raise InvalidInput(
+                f"--thresholds: {unknown} are not monitoring settings: use the MONITOR_ names "
+                "of the README configuration reference"
+            )
         env = {**os.environ, **{k: str(v) for k, v in overrides.items()}}
         self.monitor_settings = _explained(MonitoringSettings.from_env, env)
         self.window = _explained(

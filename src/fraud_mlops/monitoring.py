@@ -308,6 +308,8 @@ class MonitoringReport:
     performance: dict[str, Any]
     shadow: dict[str, Any] | None
     alerts: list[Alert] = field(default_factory=list)
+    capture_skipped: int = 0  # capture lines the reader could not use (named in its ScanStats)
+    outside_window: int = 0  # records of the window's dates but outside its times
 
     @property
     def alerting(self) -> bool:
@@ -363,9 +365,14 @@ def compute_monitoring(
     daily: dict[str, np.ndarray] = {}
     flags: dict[str, list[int]] = {}
     versions: dict[str, int] = {}
-    read = champions = shadows = 0
+    read = champions = shadows = outside = 0
     for batch in batches:
         _require(batch, ("captured_at", "claim_key", "model_version", "role", "score", "flagged"))
+        when = batch["captured_at"]
+        inside = (when >= window.start) & (when < window.end)
+        if not inside.all():  # the reader selects whole days; the window may be finer
+            outside += int((~inside).sum())
+            batch = batch[inside.to_numpy()]
         read += len(batch)
         role = batch["role"].to_numpy()
         champ = batch[role == "champion"]
@@ -416,6 +423,7 @@ def compute_monitoring(
         flag_rate=_flag_rate(flags, settings),
         performance={},
         shadow=None,
+        outside_window=outside,
     )
     labelled = _labelled(kept, labels, window, settings)
     report.performance = realised_performance(
@@ -865,16 +873,19 @@ def run_monitoring(
     batch_rows: int = 100_000,
 ) -> MonitoringReport:
     """Monitor the window against the current champion: reads captured scores and outcomes."""
-    from fraud_mlops.capture import iter_scores
+    from fraud_mlops.capture import ScanStats, iter_scores
 
     settings = settings or MonitoringSettings.from_env()
     artifact = champion_artifact(model_store_uri, model_name, cache_dir)
     outcomes = _read_outcomes(lakehouse_uri)
+    stats = ScanStats()
+    # The reader selects whole UTC days (inclusive); compute_monitoring trims to the window.
+    last_day = (window.end - timedelta(microseconds=1)).date()
     batches: Iterator[pd.DataFrame] = iter_scores(
-        lakehouse_uri, start=window.start, end=window.end, batch_rows=batch_rows
+        lakehouse_uri, start=window.start.date(), end=last_day, batch_rows=batch_rows, stats=stats
     )
     test = (artifact.metrics.get("mlp") or {}).get("test") or {}
-    return compute_monitoring(
+    report = compute_monitoring(
         batches,
         reference=artifact.reference,
         schema=artifact.schema,
@@ -886,16 +897,16 @@ def run_monitoring(
         expected={k: float(v) for k, v in test.items() if isinstance(v, (int, float))},
         settings=settings,
     )
+    report.capture_skipped = stats.skipped
+    return report
 
 
 def _read_outcomes(lakehouse_uri: str) -> pd.DataFrame | None:
-    from fraud_mlops.errors import LakehouseError
-    from fraud_mlops.outcome_store import read_outcomes
+    from fraud_mlops.outcome_reader import read_outcomes
 
-    try:
-        return read_outcomes(lakehouse_uri, latest=True)
-    except LakehouseError:  # no outcomes recorded yet: performance is "insufficient"
-        return None
+    # An unreadable outcome object is an error to fix (the reader names it), not "no labels".
+    outcomes = read_outcomes(lakehouse_uri, latest=True)
+    return outcomes if len(outcomes) else None
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -912,6 +923,13 @@ def format_report(report: MonitoringReport | Mapping[str, Any]) -> str:
         f"{w['start']} .. {w['end']}",
         f"  {r['scores_read']:,} captured scores: {r['champion_scores']:,} champion, "
         f"{r['shadow_scores']:,} shadow; versions {r['versions']}",
+    ]
+    if r.get("capture_skipped"):
+        lines.append(
+            f"  {r['capture_skipped']:,} capture line(s) could not be read and were skipped "
+            "(the capture reader's ScanStats names them)"
+        )
+    lines += [
         "",
         f"  {'feature':<28} {'kind':<12} {'PSI':>7} {'KS':>7}  verdict",
     ]
