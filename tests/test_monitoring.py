@@ -247,7 +247,8 @@ def test_no_champion_scores_is_a_clear_error(schema, reference):
 
 
 def test_missing_feature_is_named(schema, reference):
-    frame = capture_frame(generate_claims(50, seed=1), start=END, days=1).drop(columns=["channel"])
+    frame = capture_frame(generate_claims(50, seed=1), start=END - timedelta(days=2), days=1)
+    frame = frame.drop(columns=["channel"])
     with pytest.raises(DataValidationError, match="channel"):
         run(frame, schema, reference)
 
@@ -296,3 +297,10 @@ def test_report_round_trips_through_its_dict(schema, reference):
     report = run(frame, schema, reference)
     again = mon.report_from_dict(report.to_dict())
     assert again.to_dict() == report.to_dict() and again.alerts == report.alerts
+
+
+def test_records_outside_the_window_times_are_left_out_and_counted(schema, reference):
+    frame = capture_frame(generate_claims(600, seed=16), start=END - timedelta(days=2), days=4)
+    report = run(frame, schema, reference)
+    inside = int((frame["captured_at"] < END).sum())
+    assert report.champion_scores == inside and report.outside_window == 600 - inside > 0
