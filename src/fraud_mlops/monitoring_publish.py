@@ -107,6 +107,7 @@ def shadow_table(report: MonitoringReport, created_at: datetime) -> pa.Table:
         "claims": sh["claims"],
         "frauds": sh["frauds"],
         "status": sh["status"],
+        "resamples": sh.get("n_resamples", 0),
     }
     rows = []
     for metric in ("pr_auc", "precision_at_budget"):
@@ -235,3 +236,70 @@ def start_retraining(
 
 def report_json(report: MonitoringReport) -> str:
     return json.dumps(report.to_dict(), default=str, sort_keys=True)
+
+
+def latest_shadow_evidence(lakehouse_uri: str, version: str) -> dict[str, Any] | None:
+    """The newest monitoring run's comparison of shadow ``version`` with its champion, or None.
+
+    Read back from ``monitoring/shadow`` (what ``fraud-mlops promote`` cites); the dict has the
+    shape of :func:`fraud_mlops.monitoring.shadow_evidence` plus ``run_id`` and ``window_end``.
+    """
+    import pyarrow.compute as pc
+
+    from fraud_mlops.errors import LakehouseError
+
+    lake = Lakehouse(lakehouse_uri)
+    dataset = specs.SHADOW_COMPARISON.dataset
+    try:
+        if not lake.runs(dataset):
+            return None
+        table = lake.read(dataset)
+    except LakehouseError:
+        return None
+    rows = table.filter(pc.equal(table["shadow_version"], version)).to_pylist()
+    if not rows:
+        return None
+    newest = max(rows, key=lambda r: (r["created_at"], r["run_id"]))
+    run = [r for r in rows if r["run_id"] == newest["run_id"]]
+    metrics = {r["metric"]: r for r in run}
+    out: dict[str, Any] = {
+        "run_id": newest["run_id"],
+        "window_end": newest["window_end"].isoformat(),
+        "champion_version": newest["champion_version"],
+        "shadow_version": version,
+        "claims": newest["claims"],
+        "frauds": newest["frauds"],
+        "status": newest["status"],
+    }
+    if newest["status"] == "insufficient":
+        return {**out, "reason": "too few labelled claims with both scores (see MONITOR_MIN_LABELLED)"}
+    pr, pb = metrics.get("pr_auc", {}), metrics.get("precision_at_budget", {})
+    return {
+        **out,
+        "pr_auc": {
+            "shadow": pr.get("shadow_value"),
+            "champion": pr.get("champion_value"),
+            "difference": pr.get("difference"),
+            "low": pr.get("low"),
+            "high": pr.get("high"),
+        },
+        "precision_at_budget": {
+            "shadow": pb.get("shadow_value"),
+            "champion": pb.get("champion_value"),
+            "value": pb.get("difference"),
+            "low": pb.get("low"),
+            "high": pb.get("high"),
+        },
+        "n_resamples": newest["resamples"],
+    }
+
+
+def evidence_lines(evidence: Mapping[str, Any], version: str) -> list[str]:
+    """What ``promote`` prints about a version's shadow record."""
+    from fraud_mlops.monitoring import format_shadow
+
+    return [
+        f"shadow evidence for {version} (monitoring run {evidence['run_id']}, window to "
+        f"{evidence['window_end']}):",
+        format_shadow(evidence),
+    ]

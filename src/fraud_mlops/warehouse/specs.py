@@ -191,6 +191,7 @@ SHADOW_COMPARISON = TableSpec(
         Column("HIGH", "FLOAT", True, "Upper end of the paired 95 % interval of the difference"),
         Column("CLAIMS", "NUMBER(38,0)", False, "Labelled claims both models scored"),
         Column("FRAUDS", "NUMBER(38,0)", False, "Frauds among them"),
+        Column("RESAMPLES", "NUMBER(38,0)", False, "Paired bootstrap resamples (0: insufficient)"),
         Column("STATUS", "VARCHAR", False, "shadow_better, champion_better, no_difference or "
                "insufficient"),
         *_WINDOW,
