@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from fraud_mlops import __version__
+from lambda_api import outcomes
 from lambda_api.events import LambdaEntry
 from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
@@ -37,7 +38,7 @@ JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
 _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
-_ROUTES = "GET /health, GET /model, POST /v1/score (docs: GET /docs)"
+_ROUTES = "GET /health, GET /model, POST /v1/score, POST /v1/outcomes (docs: GET /docs)"
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -61,6 +62,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
     else:
         request_schema, components = _NO_MODEL_SCHEMA, {}
     install_openapi(app, components)
+    app.include_router(outcomes.router())  # POST /v1/outcomes (lambda_api/outcomes.py)
 
     # Every 4xx in the documented shape, {"detail", "errors"}, also for unknown routes/methods.
     @app.exception_handler(HTTPException)

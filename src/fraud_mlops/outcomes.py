@@ -114,12 +114,14 @@ class OutcomeBatchError(DataValidationError):
         super().__init__(source, [str(p).replace("row ", f"{label} ", 1) for p in problems])
 
 
-def _quote(value: Any) -> str:
+def _quote(value: Any, echo: bool = True) -> str:
+    if not echo:  # the API never repeats a submitted value (docs/scoring-api.md)
+        return "the value"
     text = repr(value)
     return text if len(text) <= _QUOTE else text[: _QUOTE - 3] + "..."
 
 
-def parse_decided_at(value: Any, now: datetime) -> datetime | str:
+def parse_decided_at(value: Any, now: datetime, echo: bool = True) -> datetime | str:
     """A UTC datetime, or why ``value`` is refused."""
     if isinstance(value, datetime):
         when = value
@@ -129,34 +131,39 @@ def parse_decided_at(value: Any, now: datetime) -> datetime | str:
             when = datetime.fromisoformat(text)
         except ValueError:
             return (
-                f"{_quote(value)} is not an ISO-8601 timestamp: write it like "
+                f"{_quote(value, echo)} is not an ISO-8601 timestamp: write it like "
                 "2026-12-01T09:30:00Z or 2026-12-01T10:30:00+01:00 (dates such as "
                 "01/02/2026 are ambiguous)"
             )
         if "T" not in text.upper() and " " not in text:
-            return f"{_quote(value)} is a date without a time: add the time and its UTC offset"
+            return (
+                f"{_quote(value, echo)} is a date without a time: add the time and its UTC offset"
+            )
     else:
-        return f"{_quote(value)} is not a timestamp: send ISO-8601 text such as 2026-12-01T09:30Z"
+        return (
+            f"{_quote(value, echo)} is not a timestamp: send ISO-8601 text such as "
+            "2026-12-01T09:30Z"
+        )
     if when.tzinfo is None or when.utcoffset() is None:
         return (
-            f"{_quote(value)} has no UTC offset, so the moment is ambiguous: add Z (UTC) or the "
-            "offset, e.g. +01:00"
+            f"{_quote(value, echo)} has no UTC offset, so the moment is ambiguous: add Z (UTC) "
+            "or the offset, e.g. +01:00"
         )
     when = when.astimezone(UTC)
     if when > now + FUTURE_SKEW:
         return (
-            f"{_quote(value)} is in the future (now is {now:%Y-%m-%dT%H:%M:%SZ}, "
+            f"{_quote(value, echo)} is in the future (now is {now:%Y-%m-%dT%H:%M:%SZ}, "
             f"{int(FUTURE_SKEW.total_seconds() // 60)} minutes of clock skew allowed)"
         )
     return when
 
 
-def _claim_id(value: Any) -> str | Problem | None:
+def _claim_id(value: Any, echo: bool) -> str | Problem | None:
     """The claim id as the scoring request's text form, or a problem."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         kind = "a number with a fraction" if isinstance(value, float) else type(value).__name__
         return Problem(
-            0, "claim_id", f"{_quote(value)} is {kind}: send the id as text, as it was scored"
+            0, "claim_id", f"{_quote(value, echo)} is {kind}: send the id as text, as it was scored"
         )
     text = str(value)
     if not text.strip():
@@ -165,7 +172,7 @@ def _claim_id(value: Any) -> str | Problem | None:
         return Problem(
             0,
             "claim_id",
-            f"{_quote(value)} has leading or trailing spaces: send the id exactly as scored",
+            f"{_quote(value, echo)} has leading or trailing spaces: send the id exactly as scored",
         )
     if len(text) > MAX_CLAIM_ID_CHARS:
         return Problem(0, "claim_id", f"is longer than {MAX_CLAIM_ID_CHARS} characters")
@@ -173,7 +180,12 @@ def _claim_id(value: Any) -> str | Problem | None:
 
 
 def _row(
-    raw: Any, salt: str, now: datetime, outcome_map: Mapping[str, str] | None, strict: bool
+    raw: Any,
+    salt: str,
+    now: datetime,
+    outcome_map: Mapping[str, str] | None,
+    strict: bool,
+    echo: bool,
 ) -> tuple[Outcome | None, list[Problem]]:
     if not isinstance(raw, Mapping):
         return None, [Problem(0, "row", "is not an object with claim_id, outcome, decided_at")]
@@ -187,7 +199,7 @@ def _row(
             )
     key = outcome = when = None
     if raw.get("claim_id") is not None:
-        checked = _claim_id(raw["claim_id"])
+        checked = _claim_id(raw["claim_id"], echo)
         if isinstance(checked, Problem):
             problems.append(checked)
         else:
@@ -202,18 +214,18 @@ def _row(
                 else "map other codes with --outcome-map"
             )
             problems.append(
-                Problem(0, "outcome", f"{_quote(value)} is not fraud or legitimate ({hint})")
+                Problem(0, "outcome", f"{_quote(value, echo)} is not fraud or legitimate ({hint})")
             )
             outcome = None
     if raw.get("decided_at") is not None:
-        parsed = parse_decided_at(raw["decided_at"], now)
+        parsed = parse_decided_at(raw["decided_at"], now, echo)
         if isinstance(parsed, str):
             problems.append(Problem(0, "decided_at", parsed))
         else:
             when = parsed
     reason = raw.get("reason")
     if reason is not None and not isinstance(reason, str):
-        problems.append(Problem(0, "reason", f"{_quote(reason)} is not text"))
+        problems.append(Problem(0, "reason", f"{_quote(reason, echo)} is not text"))
     elif reason is not None and len(reason) > MAX_REASON_CHARS:
         problems.append(
             Problem(0, "reason", f"is {len(reason):,} characters, over {MAX_REASON_CHARS}")
@@ -234,6 +246,7 @@ def validate_outcomes(
     source: str = "outcome batch",
     first_row: int = 0,
     label: str = "row",
+    echo: bool = True,
 ) -> list[Outcome]:
     """Every row as an :class:`Outcome`, or :class:`OutcomeBatchError` with every problem.
 
@@ -244,6 +257,7 @@ def validate_outcomes(
         strict: refuse fields other than :data:`FIELDS` (the API; a file's extra columns are
             reported by its reader instead).
         first_row, label: how problems number rows (``line 2`` for a CSV's first data line).
+        echo: quote refused values in problems (the CLI); the API passes False.
     """
     if len(salt) < MIN_SALT_CHARS:
         raise ConfigError(f"the claim-key salt must have at least {MIN_SALT_CHARS} characters")
@@ -261,7 +275,7 @@ def validate_outcomes(
     if not rows:
         raise OutcomeBatchError(source, [Problem(first_row, "batch", "holds no outcomes")], label)
     for index, raw in enumerate(rows, first_row):
-        outcome, found = _row(raw, salt, now, outcome_map, strict)
+        outcome, found = _row(raw, salt, now, outcome_map, strict, echo)
         problems += [Problem(index, p.field, p.message) for p in found]
         if outcome is None:
             continue
