@@ -71,6 +71,7 @@ class MonitoringSettings(EnvSettings):
         gt=0,
         lt=1,
         validation_alias="MONITOR_ALERT_BUDGET",
+        json_schema_extra={"allowed": "0 < share < 1"},
         description="share of claims investigators can review (training's --alert-budget)",
     )
     flag_rate_low: Annotated[float, BLANK_IS_UNSET] = Field(
@@ -83,6 +84,7 @@ class MonitoringSettings(EnvSettings):
         1.5,
         gt=0,
         validation_alias="MONITOR_FLAG_RATE_HIGH",
+        json_schema_extra={"allowed": "> 0, above MONITOR_FLAG_RATE_LOW"},
         description="alert when the flag rate is above this multiple of the alert budget",
     )
     precision_floor: Annotated[float, BLANK_IS_UNSET] = Field(
