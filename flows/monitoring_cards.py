@@ -106,8 +106,10 @@ def monitoring_card(report: dict[str, Any]) -> list:
     ]
     if alerts:
         parts.append(
-            Table([[a["level"], a["kind"], a["message"]] for a in alerts],
-                  headers=["level", "kind", "message"])  # fmt: skip
+            Table(
+                [[a["level"], a["kind"], a["message"]] for a in alerts],
+                headers=["level", "kind", "message"],
+            )
         )
     parts += [
         Markdown("## Feature drift"),
@@ -118,6 +120,9 @@ def monitoring_card(report: dict[str, Any]) -> list:
         Image.from_matplotlib(flag_rate_figure(report)),
     ]
     if report["performance"]["status"] == "ok":
-        parts += [Markdown("## Realised precision / recall"), Image.from_matplotlib(precision_figure(report))]
+        parts += [
+            Markdown("## Realised precision / recall"),
+            Image.from_matplotlib(precision_figure(report)),
+        ]
     parts += [Markdown("## Report\n\n```\n" + format_report(report) + "\n```")]
     return parts

@@ -55,15 +55,17 @@ def _explained(fn, *args, **kwargs):
 
 @schedule(daily=True)
 class MonitoringFlow(FlowSpec):
-    """Captured scores + outcomes -> drift, decay and shadow evidence, in cards and the warehouse."""
+    """Captured scores + outcomes -> drift, decay, shadow evidence: card, lakehouse, warehouse."""
 
     days = Parameter("days", type=float, default=30.0, help="window: the days before --to")
-    window_from = Parameter("from", default="", help="window start (ISO date/time); overrides --days")
+    window_from = Parameter(
+        "from", default="", help="window start (ISO date/time); overrides --days"
+    )
     window_to = Parameter("to", default="", help="window end (ISO date/time; default: now)")
     thresholds = Parameter(
         "thresholds",
         default="{}",
-        help='JSON overrides of the MONITOR_* settings, e.g. \'{"MONITOR_PSI_ALERT": 0.3}\'',
+        help="JSON overrides of the MONITOR_* settings, e.g. '{\"MONITOR_PSI_ALERT\": 0.3}'",
     )
     retrain_on_alert = Parameter(
         "retrain-on-alert",
@@ -85,7 +87,7 @@ class MonitoringFlow(FlowSpec):
         except (ValueError, AssertionError):
             raise InvalidInput(
                 f"--thresholds {self.thresholds!r} is not a JSON object; e.g. "
-                '\'{"MONITOR_PSI_ALERT": 0.3}\''
+                "'{\"MONITOR_PSI_ALERT\": 0.3}'"
             ) from None
         unknown = sorted(k for k in overrides if not str(k).startswith("MONITOR_"))
         if unknown:
@@ -133,7 +135,9 @@ class MonitoringFlow(FlowSpec):
         from fraud_mlops.monitoring import report_from_dict
 
         report = report_from_dict(self.report)
-        self.outputs = _explained(pub.write_report, report, self.settings.lakehouse_uri, self.run_key)
+        self.outputs = _explained(
+            pub.write_report, report, self.settings.lakehouse_uri, self.run_key
+        )
         self.warehouse_sync = _explained(
             pub.sync_warehouse, self.run_key, self.settings.lakehouse_uri
         ).format()

@@ -126,7 +126,9 @@ def test_drifted_window_alerts_and_stable_one_does_not(schema, reference):
     )
     assert not [a for a in stable.alerts if a.kind == "feature_drift"]
     drifted = run(
-        capture_frame(generate_claims(3000, seed=8, drift=1.0), start=END - timedelta(days=30), days=20),
+        capture_frame(
+            generate_claims(3000, seed=8, drift=1.0), start=END - timedelta(days=30), days=20
+        ),
         schema,
         reference,
         flag_rate_low=0.0,
@@ -223,7 +225,9 @@ def test_shadow_evidence(schema, reference):
     assert ev["precision_at_budget"]["value"] > 0
     same = mon.shadow_evidence(y, champion, champion, champion_version="v1", shadow_version="v2")
     assert same["status"] == "no_difference"
-    few = mon.shadow_evidence(y[:50], champion[:50], better[:50], champion_version="v1", shadow_version="v2")
+    few = mon.shadow_evidence(
+        y[:50], champion[:50], better[:50], champion_version="v1", shadow_version="v2"
+    )
     assert few["status"] == "insufficient" and "200" in few["reason"]
 
 
@@ -231,7 +235,9 @@ def test_shadow_from_the_window(schema, reference):
     claims = generate_claims(3000, seed=14)
     start = END - timedelta(days=30)
     champ = capture_frame(claims, start=start, days=10, seed=1, strength=1.0)
-    shadow = capture_frame(claims, start=start, days=10, seed=2, role="shadow", version="v2", strength=3.5)
+    shadow = capture_frame(
+        claims, start=start, days=10, seed=2, role="shadow", version="v2", strength=3.5
+    )
     frame = pd.concat([champ, shadow]).sort_values("captured_at", kind="stable")
     report = run(frame, schema, reference, outcomes=outcomes_for(champ, claims))
     assert report.champion_scores == 3000 and report.shadow_scores == 3000
@@ -293,7 +299,9 @@ def test_format_report_names_every_part(schema, reference):
 
 
 def test_report_round_trips_through_its_dict(schema, reference):
-    frame = capture_frame(generate_claims(800, seed=15, drift=1.0), start=END - timedelta(days=9), days=5)
+    frame = capture_frame(
+        generate_claims(800, seed=15, drift=1.0), start=END - timedelta(days=9), days=5
+    )
     report = run(frame, schema, reference)
     again = mon.report_from_dict(report.to_dict())
     assert again.to_dict() == report.to_dict() and again.alerts == report.alerts

@@ -52,7 +52,12 @@ def embedded() -> WarehouseSettings:
 
 def test_specs_declare_the_monitoring_tables_once():
     names = [t.name for t in specs.MONITORING_TABLES]
-    assert names == ["MONITORING_DRIFT", "MONITORING_METRICS", "SHADOW_COMPARISON", "MONITORING_ALERTS"]
+    assert names == [
+        "MONITORING_DRIFT",
+        "MONITORING_METRICS",
+        "SHADOW_COMPARISON",
+        "MONITORING_ALERTS",
+    ]
     assert set(specs.MONITORING_TABLES) <= set(specs.TABLES)  # Pulumi and the DDL create them
     for t in specs.MONITORING_TABLES:
         assert t.dataset.startswith("monitoring/") and t.key[0] == "RUN_ID"
@@ -130,7 +135,10 @@ def test_start_retraining_local_and_stepfunctions(tmp_path):
         return FakeProc()
 
     t = pub.start_retraining(
-        mode="local", flow_file="flows/fraud_detection_flow.py", parameters={"sample_size": 3000}, popen=popen
+        mode="local",
+        flow_file="flows/fraud_detection_flow.py",
+        parameters={"sample_size": 3000},
+        popen=popen,
     )
     assert t == pub.RetrainTrigger("local", "4242")
     assert started[0][-3:] == ["run", "--sample-size", "3000"]
@@ -145,7 +153,9 @@ def test_start_retraining_on_step_functions(aws_env):
     iam = boto3.client("iam")
     role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     arn = client.create_state_machine(
-        name="FraudDetectionFlow", definition='{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}', roleArn=role
+        name="FraudDetectionFlow",
+        definition='{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}',
+        roleArn=role,
     )["stateMachineArn"]
     t = pub.start_retraining(mode="stepfunctions", flow_file="unused", sfn_client=client)
     assert t.mode == "stepfunctions"

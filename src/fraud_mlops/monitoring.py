@@ -450,7 +450,8 @@ def _require(batch: pd.DataFrame, columns: Iterable[str]) -> None:
     absent = [c for c in columns if c not in batch.columns]
     if absent:
         raise DataValidationError(
-            "captured scores", [f"column {c!r} is missing (have: {list(batch.columns)})" for c in absent]
+            "captured scores",
+            [f"column {c!r} is missing (have: {list(batch.columns)})" for c in absent],
         )
 
 

@@ -55,7 +55,12 @@ def metrics_table(report: MonitoringReport, created_at: datetime) -> pa.Table:
     base = {**_common(report, created_at), "model_version": report.reference_version}
     fr, perf, shift = report.flag_rate, report.performance, report.score_shift
     rows = [
-        {"metric": "scores", "segment": ALL, "value": report.scores_read, "claims": report.scores_read},
+        {
+            "metric": "scores",
+            "segment": ALL,
+            "value": report.scores_read,
+            "claims": report.scores_read,
+        },
         {"metric": "flag_rate", "segment": ALL, "value": fr["rate"], "claims": fr["claims"]},
         {"metric": "alert_budget", "segment": ALL, "value": fr["budget"], "claims": fr["claims"]},
         {
@@ -221,7 +226,9 @@ def start_retraining(
         args = [sys.executable, str(flow_file), "run"]
         for key, value in params.items():
             args += [f"--{key.replace('_', '-')}", value]
-        proc = popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         return RetrainTrigger("local", str(proc.pid))
     if mode == "stepfunctions":
         client = sfn_client or sfn.sfn_client(region)
@@ -272,7 +279,10 @@ def latest_shadow_evidence(lakehouse_uri: str, version: str) -> dict[str, Any] |
         "status": newest["status"],
     }
     if newest["status"] == "insufficient":
-        return {**out, "reason": "too few labelled claims with both scores (see MONITOR_MIN_LABELLED)"}
+        return {
+            **out,
+            "reason": "too few labelled claims with both scores (see MONITOR_MIN_LABELLED)",
+        }
     pr, pb = metrics.get("pr_auc", {}), metrics.get("precision_at_budget", {})
     return {
         **out,

@@ -178,7 +178,11 @@ def test_promote_cites_the_latest_shadow_evidence_of_the_version(world, pulumi, 
     lake = Lakehouse(world.lakehouse_uri)
     older = datetime(2026, 11, 20, tzinfo=UTC)
     lake.write("monitoring/shadow", "mon-old", shadow_table(evidence("no_difference", 0.0), older))
-    lake.write("monitoring/shadow", "mon-new", shadow_table(evidence("shadow_better", 0.04), older.replace(day=30)))
+    lake.write(
+        "monitoring/shadow",
+        "mon-new",
+        shadow_table(evidence("shadow_better", 0.04), older.replace(day=30)),
+    )
     code, out, err = _promote(cli, world, "--version", version, "--dry-run")
     assert code == 0, err
     assert f"shadow evidence for {version} (monitoring run mon-new" in out

@@ -119,7 +119,7 @@ def monitored(world: Path) -> tuple[subprocess.CompletedProcess, str, dict]:
 
 
 def test_monitoring_run_reports_drift_precision_and_shadow(monitored):
-    proc, run_id, info = monitored
+    proc, _, info = monitored
     report = info["report"]
     assert report["reference_version"] == CHAMPION
     assert report["champion_scores"] == 1500 and report["shadow_scores"] == 1500
@@ -139,7 +139,9 @@ def test_monitoring_run_writes_lakehouse_and_warehouse(world, monitored):
     from fraud_mlops.warehouse.settings import WarehouseSettings
 
     _, run_id, info = monitored
-    assert set(info["outputs"]) == {f"monitoring/{d}" for d in ("drift", "metrics", "shadow", "alerts")}
+    assert set(info["outputs"]) == {
+        f"monitoring/{d}" for d in ("drift", "metrics", "shadow", "alerts")
+    }
     lake = Lakehouse(str(world / "home" / "lakehouse"))
     assert run_id in lake.runs("monitoring/metrics")
     assert "MONITORING_DRIFT" in info["sync"] and "inserted" in info["sync"]

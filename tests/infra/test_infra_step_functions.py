@@ -275,7 +275,11 @@ def test_monitoring_flow_deploys_with_a_daily_rule_the_events_role_may_use(compi
     monitoring state machine as the stack's events role, whose policy allows exactly that."""
     import boto3
 
-    from fraud_mlops.cloud.stepfunctions import FLOWS, TRAINING_STATE_MACHINE_VAR, state_machine_name
+    from fraud_mlops.cloud.stepfunctions import (
+        FLOWS,
+        TRAINING_STATE_MACHINE_VAR,
+        state_machine_name,
+    )
     from tests.infra.support import policy_of
 
     run, _, home = compiled
@@ -289,7 +293,9 @@ def test_monitoring_flow_deploys_with_a_daily_rule_the_events_role_may_use(compi
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     name = state_machine_name(mf, "MonitoringFlow")
     assert name == f"{mf['METAFLOW_SFN_STATE_MACHINE_PREFIX']}_MonitoringFlow" and name in machines
-    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machines[name])["definition"])
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=machines[name])["definition"]
+    )
     envs = [
         {e["Name"]: e.get("Value") for e in s["Parameters"]["ContainerOverrides"]["Environment"]}
         for s in _states(definition).values()

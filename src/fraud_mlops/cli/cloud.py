@@ -72,9 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="which flow: training (default) or monitoring (@schedule daily: also creates "
         "its EventBridge rule)",
     )
-    deploy.add_argument(
-        "--flow-file", default=None, help="default: the --flow's file under flows/"
-    )
+    deploy.add_argument("--flow-file", default=None, help="default: the --flow's file under flows/")
     deploy.add_argument(
         "--only-json", action="store_true", help="print the state machine JSON; deploy nothing"
     )

@@ -130,7 +130,9 @@ FEATURE_DRIFT = TableSpec(
 )
 
 # -- monitoring (flows/monitoring_flow.py; RUN_ID is the monitoring run) --------------------------
-_MON_RUN = Column("RUN_ID", "VARCHAR", False, "Monitoring run that produced the row (Metaflow run id)")
+_MON_RUN = Column(
+    "RUN_ID", "VARCHAR", False, "Monitoring run that produced the row (Metaflow run id)"
+)
 _WINDOW = (
     Column("WINDOW_START", "TIMESTAMP_TZ", False, "Start of the monitored window (UTC, inclusive)"),
     Column("WINDOW_END", "TIMESTAMP_TZ", False, "End of the monitored window (UTC, exclusive)"),
@@ -192,8 +194,12 @@ SHADOW_COMPARISON = TableSpec(
         Column("CLAIMS", "NUMBER(38,0)", False, "Labelled claims both models scored"),
         Column("FRAUDS", "NUMBER(38,0)", False, "Frauds among them"),
         Column("RESAMPLES", "NUMBER(38,0)", False, "Paired bootstrap resamples (0: insufficient)"),
-        Column("STATUS", "VARCHAR", False, "shadow_better, champion_better, no_difference or "
-               "insufficient"),
+        Column(
+            "STATUS",
+            "VARCHAR",
+            False,
+            "shadow_better, champion_better, no_difference or insufficient",
+        ),
         *_WINDOW,
         _CREATED_AT,
     ),
@@ -206,7 +212,9 @@ MONITORING_ALERTS = TableSpec(
     dataset="monitoring/alerts",
     columns=(
         _MON_RUN,
-        Column("KIND", "VARCHAR", False, "feature_drift, score_shift, flag_rate, precision, shadow"),
+        Column(
+            "KIND", "VARCHAR", False, "feature_drift, score_shift, flag_rate, precision, shadow"
+        ),
         Column("SUBJECT", "VARCHAR", False, "The feature, metric or model concerned"),
         Column("LEVEL", "VARCHAR", False, "warn or alert"),
         Column("VALUE", "FLOAT", True, "The value that crossed the threshold"),
