@@ -22,10 +22,12 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "src")]  # lambda_api: the app is scored in-process
 FLOW = REPO / "flows" / "monitoring_flow.py"
 CLAIMS = 6000
 LABELLED_SHARE = 0.6
@@ -103,7 +105,9 @@ def main(argv: list[str]) -> int:
         os.environ["SHADOW_MODEL_URI"] = shadow
     print(f"shadow: {os.environ.get('SHADOW_MODEL_URI') or 'none (one published version only)'}")
 
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # starlette's notice about httpx, not about this demo
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
 
     from fraud_mlops.synthetic import generate_claims
     from lambda_api.app import create_app
@@ -114,7 +118,10 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"the scoring app could not load the champion: {holder.reason}")
     client = TestClient(create_app(holder))
     schema = _schema(settings, champion)
-    claims = generate_claims(CLAIMS, seed=int(time.time()) % 100_000, drift=1.0)
+    # A new seed per run: new claim ids, so a second demo records new outcomes (a re-sent
+    # outcome changes nothing). MONITOR_DEMO_SEED fixes it (tests).
+    seed = int(os.environ.get("MONITOR_DEMO_SEED") or time.time() % 100_000)
+    claims = generate_claims(CLAIMS, seed=seed, drift=1.0)
     started = datetime.now(UTC)
     rows = _claims_json(claims, schema)
     t0 = time.perf_counter()
@@ -184,7 +191,11 @@ def main(argv: list[str]) -> int:
         code = cli(["warehouse", "query", sql])
         if code != 0:
             return code
-    print(f"\ncard: python flows/monitoring_flow.py card view {run_id}/monitor")
+    root = os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"]
+    print(
+        f"\ncard: METAFLOW_DATASTORE_SYSROOT_LOCAL={root} python flows/monitoring_flow.py "
+        f"card view {run_id}/monitor"
+    )
     return 0
 
 

@@ -433,6 +433,9 @@ def compute_monitoring(
     )
     if labelled is not None and (labelled["shadow"].notna()).any():
         both = labelled[labelled["shadow"].notna()]
+        # One comparison: the shadow version that scored the most labelled claims.
+        top = both["shadow_version"].value_counts().index[0]
+        both = both[both["shadow_version"] == top]
         report.shadow = shadow_evidence(
             both["y"].to_numpy(),
             both["champion"].to_numpy(),
@@ -824,6 +827,7 @@ def evaluate_alerts(report: MonitoringReport, settings: MonitoringSettings) -> l
 # -- wiring: the champion, the capture reader, the outcomes -----------------------------------
 def reference_scores_from_lakehouse(lakehouse_uri: str, version: str) -> np.ndarray | None:
     """The champion version's test + validation scores from ``predictions/``, if recorded."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from fraud_mlops.errors import LakehouseError
@@ -838,7 +842,7 @@ def reference_scores_from_lakehouse(lakehouse_uri: str, version: str) -> np.ndar
         return None
     mask = pc.and_(
         pc.equal(table["model_version"], version),
-        pc.is_in(table["split"], value_set=__import__("pyarrow").array(["test", "validation"])),
+        pc.is_in(table["split"], value_set=pa.array(["test", "validation"])),
     )
     scores = table.filter(mask)["score"].to_numpy()
     return scores if len(scores) else None
