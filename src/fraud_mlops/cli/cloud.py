@@ -91,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on timeout.",
     )
     add_stack_args(trigger, required=False)
+    trigger.add_argument(
+        "--flow",
+        choices=("training", "monitoring"),
+        default="training",
+        help="which flow's state machine to start (default training)",
+    )
     trigger.add_argument("--state-machine-arn", help="skip the lookup by name")
     trigger.add_argument(
         "--param",
@@ -267,7 +273,10 @@ def _flow_trigger(args: argparse.Namespace) -> int:
         arn = args.state_machine_arn
     else:
         assert outputs is not None
-        arn = sfn.find_state_machine(client, sfn.state_machine_name(outputs.metaflow_config()))
+        flow_name = sfn.FLOWS[getattr(args, "flow", "training")][0]
+        arn = sfn.find_state_machine(
+            client, sfn.state_machine_name(outputs.metaflow_config(), flow_name)
+        )
     params = dict(args.param)
     execution_arn, name = sfn.start_execution(
         client, arn, params, name=args.execution_name or sfn.unique_execution_name(args.name_prefix)
