@@ -393,14 +393,17 @@ def compute_monitoring(
             numeric[feat].add(drift._numeric_values(champ, feat, schema))
         for feat in schema.categorical:
             categorical[feat.name].add(_column(champ, feat.name))
-        day = champ["captured_at"].dt.strftime("%Y-%m-%d").to_numpy()
+        # UTC days as datetime64[D] (strftime on every row would cost more than the rest)
+        day = champ["captured_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        day = day.astype("datetime64[D]")
         bins = score_bin(champ["score"].to_numpy(dtype=np.float64))
         flagged = champ["flagged"].to_numpy(dtype=bool)
         for d in np.unique(day):
             sel = day == d
-            hist = daily.setdefault(str(d), np.zeros(SCORE_BINS, dtype=np.int64))
+            key = str(d)
+            hist = daily.setdefault(key, np.zeros(SCORE_BINS, dtype=np.int64))
             hist += np.bincount(bins[sel], minlength=SCORE_BINS)
-            f = flags.setdefault(str(d), [0, 0])
+            f = flags.setdefault(key, [0, 0])
             f[0] += int(sel.sum())
             f[1] += int(flagged[sel].sum())
     if champions == 0:
