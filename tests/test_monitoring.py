@@ -312,3 +312,15 @@ def test_records_outside_the_window_times_are_left_out_and_counted(schema, refer
     report = run(frame, schema, reference)
     inside = int((frame["captured_at"] < END).sum())
     assert report.champion_scores == inside and report.outside_window == 600 - inside > 0
+
+
+def test_shadow_compares_matured_labelled_claims_only(schema, reference):
+    claims = generate_claims(3000, seed=17)
+    start = END - timedelta(days=20)
+    champ = capture_frame(claims, start=start, days=20, seed=1)
+    shadow = capture_frame(claims, start=start, days=20, seed=2, role="shadow", version="v2")
+    frame = pd.concat([champ, shadow]).sort_values("captured_at", kind="stable")
+    report = run(frame, schema, reference, outcomes=outcomes_for(champ, claims), maturity_days=10)
+    matured = int((champ["captured_at"] <= END - timedelta(days=10)).sum())
+    assert 0 < matured < 3000
+    assert report.shadow["claims"] == report.performance["matured"] == matured

@@ -434,8 +434,8 @@ def compute_monitoring(
     report.performance = realised_performance(
         labelled, settings, expected=expected or {}, seed=seed
     )
-    if labelled is not None and (labelled["shadow"].notna()).any():
-        both = labelled[labelled["shadow"].notna()]
+    both = None if labelled is None else labelled[labelled["shadow"].notna() & labelled["mature"]]
+    if both is not None and len(both):  # matured labels only, as for realised precision
         # One comparison: the shadow version that scored the most labelled claims.
         top = both["shadow_version"].value_counts().index[0]
         both = both[both["shadow_version"] == top]
