@@ -134,7 +134,8 @@ class OutcomeIntake:
 
 
 def _summary(errors: list[dict[str, str]], tail: str) -> str:
-    more = f" (and {len(errors) - 1} more, {min(len(errors), MAX_LISTED_PROBLEMS) - 1} listed)"
+    listed = min(len(errors), MAX_LISTED_PROBLEMS) - 1
+    more = f" (and {len(errors) - 1} more problem(s), {listed} listed in 'errors')"
     first = f"{errors[0]['field']}: {errors[0]['message']}"
     return f"{first}{more if len(errors) > 1 else ''}; {tail}"
 

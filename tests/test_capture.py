@@ -13,7 +13,7 @@ import pytest
 
 from fraud_mlops import capture_format as cf
 from fraud_mlops.capture import BASE_COLUMNS, ScanStats, iter_scores, read_scores
-from fraud_mlops.errors import ConfigError
+from fraud_mlops.errors import ConfigError, LakehouseError
 
 SALT = "test-salt-0123456789"
 DAY1 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -167,6 +167,8 @@ def test_one_sink_file_is_a_valid_root(tmp_path: Path) -> None:
     path = tmp_path / "capture.jsonl"
     path.write_text("".join(cf.log_line(rec(i, DAY1)) + "\n" for i in range(2)))
     assert len(read_scores(str(path))) == 2
+    with pytest.raises(LakehouseError, match="no capture file at"):
+        read_scores(str(tmp_path / "missing.jsonl"))
 
 
 def test_an_empty_lakehouse_reads_as_an_empty_typed_frame(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_clock_skew_is_allowed_and_aware_datetimes_accepted() -> None:
 
 
 def test_an_outcome_map_and_file_numbering() -> None:
-    rows = [ok(outcome="Y"), ok("C2", outcome="N"), ok("C3", outcome="maybe")]
+    rows = [ok(outcome="Y"), ok("C2", outcome="N"), ok("C3", outcome="maybe"), ok("C4")]
     with pytest.raises(OutcomeBatchError) as caught:
         validate_outcomes(
             rows, SALT, now=NOW, outcome_map={"Y": "fraud", "N": "legitimate"},
@@ -104,7 +104,10 @@ def test_an_outcome_map_and_file_numbering() -> None:
         )  # fmt: skip
     text = str(caught.value)
     assert text.startswith("cases.csv: 1 problem(s) found")
-    assert "line 4: outcome: 'maybe' is not fraud or legitimate (the map covers 'Y', 'N')" in text
+    assert (
+        "line 4: outcome: 'maybe' is not fraud or legitimate (nor a code of the outcome map: "
+        "'Y', 'N')" in text
+    )  # C4's plain "fraud" is accepted beside the map
     with pytest.raises(ConfigError, match="Y=yes"):
         validate_outcomes(rows, SALT, outcome_map={"Y": "yes"})
 

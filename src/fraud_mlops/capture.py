@@ -332,6 +332,11 @@ def iter_scores(
     stats = stats if stats is not None else ScanStats()
     fs, root = resolve_filesystem(lakehouse_uri)
     if root.endswith(".jsonl"):
+        if fs.get_file_info(root).type != pafs.FileType.File:
+            raise LakehouseError(
+                f"no capture file at {lakehouse_uri}: pass a lakehouse root (a folder, s3://…) "
+                "or an existing CAPTURE_SINK .jsonl file"
+            )
         files = [root]
     else:
         files = [

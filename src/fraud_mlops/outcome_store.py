@@ -25,6 +25,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ NAME_PATTERN = re.compile(
     r"^(?P<key>[0-9a-f]{32})_(?P<stamp>\d{8}T\d{6}\.\d{6}Z)"
     r"_(?P<outcome>" + "|".join(OUTCOMES) + r")\.json$"
 )
+PUT_WORKERS = 16
 COLUMNS = ("claim_key", "outcome", "decided_at", "reason", "recorded_at")
 
 
@@ -197,9 +199,17 @@ def record_outcomes(
     if problems:
         raise OutcomeConflictError(source, problems, bad_rows)
     when = (now or datetime.now(UTC)).astimezone(UTC)
-    for outcome in new:
+
+    def put(outcome: Outcome) -> None:
         body = json.dumps(outcome.document(when), separators=(",", ":")).encode()
         store.put(f"{folder(outcome)}/{object_name(outcome)}", body)
+
+    # One small PUT per decision: overlapped, so an export of thousands is not thousands of
+    # round trips in a row (boto3 clients are thread-safe). A failed write raises after the
+    # others finish; sending the batch again records only what is missing.
+    with ThreadPoolExecutor(max_workers=max(1, min(PUT_WORKERS, len(new)))) as pool:
+        for future in [pool.submit(put, o) for o in new]:
+            future.result()
     return RecordResult(new=len(new), already=len(outcomes) - len(new))
 
 

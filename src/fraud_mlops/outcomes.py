@@ -206,11 +206,14 @@ def _row(
             key = claim_key(checked, salt)
     if raw.get("outcome") is not None:
         value = raw["outcome"]
-        outcome = outcome_map.get(str(value).strip()) if outcome_map else value
+        # With a map, its codes and the two outcomes themselves are accepted (never a guess).
+        outcome = outcome_map.get(str(value).strip(), value) if outcome_map else value
         if outcome not in OUTCOMES:
             hint = (
-                f"the map covers {', '.join(map(repr, outcome_map))}"
+                f"nor a code of the outcome map: {', '.join(map(repr, outcome_map))}"
                 if outcome_map
+                else "send one of them, in lowercase"
+                if strict
                 else "map other codes with --outcome-map"
             )
             problems.append(

@@ -64,7 +64,10 @@ def test_a_bad_batch_lists_every_problem_and_records_nothing(client, tmp_path: P
         "outcomes[2].decided_at",
         "outcomes[3].decided_at",
     ]
-    assert "nothing was recorded" in answer["detail"]
+    assert answer["detail"].endswith(
+        "(and 3 more problem(s), 3 listed in 'errors'); nothing was recorded"
+    )
+    assert "the value is not fraud or legitimate (send one of them, in lowercase)" in response.text
     assert "has no UTC offset" in answer["errors"][2]["message"]
     assert not (tmp_path / "lake").exists()
 

@@ -187,13 +187,11 @@ def _scores(args: argparse.Namespace) -> int:
         role=args.role,
         stats=stats,
     )
-    started = time.perf_counter()
+    batches = _with_progress(batches, stats)
     if args.summary:
         summary = _Summary()
         for batch in batches:
             summary.add(batch)
-            if time.perf_counter() - started > 2:
-                say(f"  … {summary.total:,} scores read ({stats.files:,} file(s))")
         print(summary.render(args.format))
     else:
         shown = _print_rows(batches, args.format, limit)
@@ -203,6 +201,20 @@ def _scores(args: argparse.Namespace) -> int:
     if stats.selected == 0:
         say(f"no captured scores matched in {uri}/scores (window, --model-version, --role)")
     return 0
+
+
+def _with_progress(batches: Any, stats: Any, every: float = 2.0) -> Any:
+    """The batches, with a progress line on stderr at most every ``every`` seconds."""
+    started = last = time.perf_counter()
+    for batch in batches:
+        yield batch
+        now = time.perf_counter()
+        if now - last >= every:
+            last = now
+            say(
+                f"  … {stats.selected:,} scores selected of {stats.records:,} read "
+                f"({stats.files:,} file(s), {now - started:.0f} s)"
+            )
 
 
 def _print_rows(batches: Any, fmt: str, limit: int | None) -> int:
