@@ -11,7 +11,7 @@ export USERNAME ?= $(or $(USER),fraud-mlops)
 export METAFLOW_USER ?= $(USERNAME)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test fuzz lint format docs bench clean pipeline-local azurite groovy-lint
+.PHONY: help setup demo monitor-demo test fuzz lint format docs bench clean pipeline-local azurite groovy-lint
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ setup: $(STAMP) $(AZURITE_STAMP) ## create .venv and install the pinned dependen
 
 demo: $(STAMP) ## run the main job end to end on embedded defaults (no cloud account)
 	$(PY) scripts/demo.py
+
+monitor-demo: $(STAMP) ## score a drifted period with capture, record outcomes, run the monitoring flow
+	$(PY) scripts/monitor_demo.py
 
 # Two pytest-xdist workers (PYTEST_WORKERS=0: one process). --dist loadfile keeps each test file
 # on one worker, so a module's shared fixtures (one flow run, one mock run per stack) run once.

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # Areas in the order the table lists them; each is a module of this package.
-MODULES = ("foundation", "model_core", "training", "api")
+MODULES = ("foundation", "model_core", "training", "api", "monitoring")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@
   (``step-functions create`` fails without it even when the flow has no schedule);
 - the DynamoDB table keyed by ``pathspec`` (TTL ``ttl``) where foreach cardinality is recorded,
   and the Batch job role's access to it;
-- the execution log group (``METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN``).
+- the execution log group (``METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN``);
+- the Batch job role's right to start the training state machine (the monitoring flow's
+  ``--retrain-on-alert``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from fraud_mlops.cloud.stepfunctions import FLOW_NAME as TRAINING_FLOW_NAME
 from infra import policies
 from infra.naming import child, policy_json, service_role, type_token
 
@@ -93,6 +96,22 @@ class Orchestration(pulumi.ComponentResource):
                 events_rule,
                 args.datastore_bucket_arn,
                 self.table.arn,
+            ),
+            opts=opts_,
+        )
+        # A monitoring run with --retrain-on-alert starts the training state machine.
+        aws.iam.RolePolicy(
+            f"{name}-job-retrain",
+            role=args.job_role_name,
+            policy=policy_json(
+                policies.start_training,
+                arn(
+                    "arn:aws:states:{0}:{1}:stateMachine:{2}_{3}",
+                    args.region,
+                    args.account_id,
+                    args.state_machine_prefix,
+                    TRAINING_FLOW_NAME,
+                ),
             ),
             opts=opts_,
         )

@@ -189,6 +189,12 @@ def events_role(state_machine_arn_pattern: str) -> dict:
     return document(allow(["states:StartExecution"], [state_machine_arn_pattern], "Start"))
 
 
+def start_training(training_state_machine_arn: str) -> dict:
+    """The monitoring flow's Batch steps may start the TRAINING state machine, nothing else
+    (``--retrain-on-alert``); attached to the shared job role."""
+    return document(allow(["states:StartExecution"], [training_state_machine_arn], "Retrain"))
+
+
 def lambda_role(models_bucket_arn: str, model_prefix: str, kms_key_arn: str, log_group_arn: str):
     """The scoring Lambda reads only ``<models bucket>/<model_prefix>/`` and writes its logs."""
     prefix = model_prefix.strip("/")

@@ -24,6 +24,7 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
     from fraud_mlops.labels import LabelSettings
+    from fraud_mlops.monitoring import MonitoringSettings
     from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
@@ -37,6 +38,7 @@ def _models() -> dict[str, list[type]]:
         "api": [ApiSettings, CaptureSettings, ShadowSettings, OutcomeApiSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
+        "monitoring": [MonitoringSettings],
         "stack": list(SECTIONS),
     }
 

@@ -18,7 +18,7 @@ JENKINSFILE = REPO / "Jenkinsfile"
 STAGES = [
     "Build and test", "Setup", "Lint & Test", "Build",
     "Infrastructure", "Pulumi preview", "Approve prod", "Pulumi up",
-    "Flow", "Deploy flow", "Run flow", "Gate", "Promote",
+    "Flow", "Deploy flow", "Deploy monitoring", "Run flow", "Gate", "Promote",
 ]  # fmt: skip
 # Parent stages: an agent (or a lock) around nested `stages { }`, no steps of their own.
 PARENTS = {"Build and test", "Infrastructure", "Flow"}
@@ -194,7 +194,7 @@ def test_pulumi_up_runs_on_main_only_after_prod_approval(stages):
     assert "branch 'main'" in approve and "params.STACK == 'prod'" in approve
     assert list(stages).index("Approve prod") < list(stages).index("Pulumi up")
     assert "branch 'main'" not in stages["Pulumi preview"]  # preview runs on every build
-    for name in ("Deploy flow", "Gate", "Promote"):
+    for name in ("Deploy flow", "Deploy monitoring", "Gate", "Promote"):
         assert "branch 'main'" in stages[name], f"{name} must not run on branches"
     assert "params.PROMOTE" in stages["Promote"]
 

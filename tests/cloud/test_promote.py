@@ -151,3 +151,42 @@ def test_stack_and_local_are_exclusive(cli, capsys):
         cli("promote", "--local", "--stack", "dev")
     assert usage.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_promote_cites_the_latest_shadow_evidence_of_the_version(world, pulumi, cli):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from fraud_mlops.lakehouse import Lakehouse
+    from fraud_mlops.monitoring import Window
+    from fraud_mlops.monitoring_publish import shadow_table
+
+    version = world.version("run1")
+    window = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+    def evidence(status: str, difference: float) -> SimpleNamespace:
+        shadow = {
+            "champion_version": world.version("run2"), "shadow_version": version,
+            "claims": 2400, "frauds": 180, "status": status, "n_resamples": 1000,
+            "pr_auc": {"shadow": 0.5, "champion": 0.5 - difference, "difference": difference,
+                       "low": difference - 0.02, "high": difference + 0.02},
+            "precision_at_budget": {"shadow": 0.4, "champion": 0.35, "value": 0.05,
+                                    "low": 0.01, "high": 0.09},
+        }  # fmt: skip
+        return SimpleNamespace(shadow=shadow, window=window)
+
+    lake = Lakehouse(world.lakehouse_uri)
+    older = datetime(2026, 11, 20, tzinfo=UTC)
+    lake.write("monitoring/shadow", "mon-old", shadow_table(evidence("no_difference", 0.0), older))
+    lake.write(
+        "monitoring/shadow",
+        "mon-new",
+        shadow_table(evidence("shadow_better", 0.04), older.replace(day=30)),
+    )
+    code, out, err = _promote(cli, world, "--version", version, "--dry-run")
+    assert code == 0, err
+    assert f"shadow evidence for {version} (monitoring run mon-new" in out
+    assert "2,400 labelled claims (180 frauds): shadow_better" in out
+    assert "difference +0.040 [+0.020, +0.060] (paired bootstrap, 1000 resamples)" in out
+    code, out, _ = _promote(cli, world, "--version", world.version("run2"), "--dry-run")
+    assert code == 0 and "shadow evidence" not in out  # never compared in shadow: nothing to cite

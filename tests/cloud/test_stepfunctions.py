@@ -256,3 +256,36 @@ def test_deploy_needs_metaflow_config_in_the_outputs(cli, tmp_path):
     outputs.write_text(json.dumps({"lakehouse_uri": "s3://x"}))
     code, _, err = cli("flow", "deploy", "--stack", "dev", "--stack-outputs", str(outputs))
     assert code == 2 and "no output 'metaflow_config'" in err and "pulumi up" in err
+
+
+def test_deploy_monitoring_flow_names_its_state_machine_and_the_training_one(cli, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    config = {"METAFLOW_SFN_STATE_MACHINE_PREFIX": "fraud-mlops-dev"}
+    outputs.write_text(json.dumps({"metaflow_config": config, "flow_environment": {}}))
+    code, out, err = cli(
+        "flow", "deploy", "--stack", "dev", "--stack-outputs", str(outputs),
+        "--flow", "monitoring", "--dry-run",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "state machine: fraud-mlops-dev_MonitoringFlow" in out
+    assert "flows/monitoring_flow.py" in out
+    assert (
+        '"FRAUD_MLOPS_TRAINING_STATE_MACHINE":"fraud-mlops-dev_FraudDetectionFlow"' in out
+    )  # a retrain on alert starts this one
+
+
+def test_trigger_flow_monitoring_starts_the_monitoring_state_machine(client, cli, tmp_path):
+    prefix = f"p{uuid.uuid4().hex[:6]}"
+    monitoring = _machine(client, SUCCEED, name=f"{prefix}_MonitoringFlow")
+    training = _machine(client, SUCCEED, name=f"{prefix}_FraudDetectionFlow")
+    outputs = _outputs_file(tmp_path, prefix, tmp_path / "lake")
+    code, out, err = cli(
+        "flow", "trigger", "--stack", "dev", "--stack-outputs", str(outputs),
+        "--flow", "monitoring", "--param", "retrain-on-alert=True",
+    )  # fmt: skip
+    assert code == 0, err
+    (execution,) = client.list_executions(stateMachineArn=monitoring)["executions"]
+    assert execution["executionArn"] in out
+    described = client.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(json.loads(described["input"])["Parameters"]) == {"retrain-on-alert": "True"}
+    assert client.list_executions(stateMachineArn=training)["executions"] == []

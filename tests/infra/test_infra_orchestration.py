@@ -83,3 +83,17 @@ def test_metaflow_gets_the_log_group_as_a_logging_destination_ending_in_colon_st
     arn = dev.outputs["metaflow_config"]["METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"]
     assert arn.endswith(f":log-group:{group.inputs['name']}:*")
     assert re.fullmatch(r"arn:aws:logs:eu-west-1:\d{12}:log-group:[^:*]+:\*", arn)
+
+
+def test_batch_tasks_may_start_only_the_training_state_machine(dev):
+    """The monitoring flow's retrain on alert: states:StartExecution on the training flow's
+    state machine (Metaflow's name for it), attached to the job role, nothing wider."""
+    from fraud_mlops.cloud.stepfunctions import state_machine_name
+
+    (stmt,) = policy_of(dev, "fraud-mlops-dev-job-retrain")["Statement"]
+    assert stmt["Action"] == ["states:StartExecution"]
+    name = state_machine_name(dev.outputs["metaflow_config"])
+    assert stmt["Resource"] == [f"arn:aws:states:eu-west-1:123456789012:stateMachine:{name}"]
+    attached = dev.one("aws:iam/rolePolicy:RolePolicy", "fraud-mlops-dev-job-retrain")
+    foreach = dev.one("aws:iam/rolePolicy:RolePolicy", "fraud-mlops-dev-job-foreach")
+    assert attached.inputs["role"] == foreach.inputs["role"]  # the Batch job role

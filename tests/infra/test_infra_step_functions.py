@@ -97,6 +97,7 @@ def step_functions(
     home: Path,
     options: list[str] = (),
     flow_env: dict | None = None,
+    flow: Path = FLOW,
 ) -> str:
     """Run the flow's ``step-functions`` command with ONLY the stack's Metaflow settings (and,
     like ``fraud-mlops flow deploy``, the stack's flow environment)."""
@@ -110,7 +111,7 @@ def step_functions(
         AWS_ENDPOINT_URL=endpoint,
     )
     done = subprocess.run(
-        [sys.executable, str(FLOW), "--no-pylint", *options, "step-functions", *args],
+        [sys.executable, str(flow), "--no-pylint", *options, "step-functions", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -267,3 +268,49 @@ def test_deploying_uses_the_stack_step_functions_role(compiled, moto_aws):
     assert name in machines
     described = sfn.describe_state_machine(stateMachineArn=machines[name])
     assert described["roleArn"] == mf["METAFLOW_SFN_IAM_ROLE"]
+
+
+def test_monitoring_flow_deploys_with_a_daily_rule_the_events_role_may_use(compiled, moto_aws):
+    """`flow deploy --flow monitoring`: its @schedule becomes an EventBridge rule that starts the
+    monitoring state machine as the stack's events role, whose policy allows exactly that."""
+    import boto3
+
+    from fraud_mlops.cloud.stepfunctions import (
+        FLOWS,
+        TRAINING_STATE_MACHINE_VAR,
+        state_machine_name,
+    )
+    from tests.infra.support import policy_of
+
+    run, _, home = compiled
+    mf = run.outputs["metaflow_config"]
+    flow_env = {**run.outputs["flow_environment"], TRAINING_STATE_MACHINE_VAR: "x"}
+    deploy = deploy_command(REPO / FLOWS["monitoring"][1], step_environment=flow_env)
+    options = deploy[2 : deploy.index("step-functions")]
+    monitoring = REPO / FLOWS["monitoring"][1]
+    step_functions(["create"], mf, moto_aws, home, options, flow_env=flow_env, flow=monitoring)
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_aws)
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    name = state_machine_name(mf, "MonitoringFlow")
+    assert name == f"{mf['METAFLOW_SFN_STATE_MACHINE_PREFIX']}_MonitoringFlow" and name in machines
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=machines[name])["definition"]
+    )
+    envs = [
+        {e["Name"]: e.get("Value") for e in s["Parameters"]["ContainerOverrides"]["Environment"]}
+        for s in _states(definition).values()
+        if s.get("Resource", "").startswith("arn:aws:states:::batch")
+    ]
+    assert envs and all(e.get(TRAINING_STATE_MACHINE_VAR) == "x" for e in envs)
+
+    events = boto3.client("events", endpoint_url=moto_aws)
+    rules = [r for r in events.list_rules()["Rules"] if r["Name"].startswith(name)]
+    (rule,) = rules
+    assert rule["ScheduleExpression"] == "cron(0 0 * * ? *)"  # daily=True: 00:00 UTC
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == machines[name]
+    assert target["RoleArn"] == mf["METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE"]
+    # The events role (Pulumi mocks) may start it: its one statement's pattern covers the ARN.
+    (stmt,) = policy_of(run, "fraud-mlops-dev-events")["Statement"]
+    assert stmt["Action"] == ["states:StartExecution"]
+    assert any(fnmatch.fnmatchcase(machines[name], p) for p in stmt["Resource"])

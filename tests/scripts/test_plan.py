@@ -27,8 +27,8 @@ def test_plan_prints_both_stacks_labelled_as_not_a_diff(plan, capsys):
     assert "authorizationType: AWS_IAM" in out
     assert "IAM check: OK" in out
     assert out.count("IAM documents, no findings") == 2  # parliament, both stacks
-    assert "61 cloud resources (61 aws) in 5 components" in out
-    assert "107 cloud resources (88 aws, 1 databricks, 18 snowflake) in 8 components" in out
+    assert "62 cloud resources (62 aws) in 5 components" in out
+    assert "116 cloud resources (89 aws, 1 databricks, 26 snowflake) in 8 components" in out
 
 
 def test_plan_hides_secret_inputs(plan, capsys):

@@ -12,7 +12,12 @@ SNOWFLAKE_TYPES = {"VARCHAR", "NUMBER(38,0)", "FLOAT", "BOOLEAN", "TIMESTAMP_TZ"
 
 
 def test_every_table_is_keyed_by_run_and_well_formed() -> None:
-    assert [t.name for t in specs.TABLES] == ["MODEL_METRICS", "SCORING_SUMMARY", "FEATURE_DRIFT"]
+    assert [t.name for t in specs.TRAINING_TABLES] == [
+        "MODEL_METRICS",
+        "SCORING_SUMMARY",
+        "FEATURE_DRIFT",
+    ]
+    assert specs.TABLES == specs.TRAINING_TABLES + specs.MONITORING_TABLES
     for table in specs.TABLES:
         names = [c.name for c in table.columns]
         assert len(names) == len(set(names)), table.name

@@ -65,7 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "METAFLOW_* outputs\nas environment variables.",
     )
     add_stack_args(deploy, required=True)
-    deploy.add_argument("--flow-file", default=None, help="default flows/fraud_detection_flow.py")
+    deploy.add_argument(
+        "--flow",
+        choices=("training", "monitoring"),
+        default="training",
+        help="which flow: training (default) or monitoring (@schedule daily: also creates "
+        "its EventBridge rule)",
+    )
+    deploy.add_argument("--flow-file", default=None, help="default: the --flow's file under flows/")
     deploy.add_argument(
         "--only-json", action="store_true", help="print the state machine JSON; deploy nothing"
     )
@@ -84,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on timeout.",
     )
     add_stack_args(trigger, required=False)
+    trigger.add_argument(
+        "--flow",
+        choices=("training", "monitoring"),
+        default="training",
+        help="which flow's state machine to start (default training)",
+    )
     trigger.add_argument("--state-machine-arn", help="skip the lookup by name")
     trigger.add_argument(
         "--param",
@@ -213,7 +226,9 @@ def _flow_deploy(args: argparse.Namespace) -> int:
     import subprocess
 
     from fraud_mlops.cloud.stepfunctions import (
-        FLOW_FILE,
+        FLOW_NAME,
+        FLOWS,
+        TRAINING_STATE_MACHINE_VAR,
         deploy_command,
         deploy_environment,
         state_machine_name,
@@ -222,15 +237,18 @@ def _flow_deploy(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     assert outputs is not None  # --stack is required
     config = outputs.metaflow_config()
-    flow_file = args.flow_file or FLOW_FILE
+    flow_name, default_file = FLOWS[getattr(args, "flow", "training")]
+    flow_file = args.flow_file or default_file
     if not os.path.isfile(flow_file):
         raise ConfigError(f"flow file {flow_file!r} not found: run from the project root")
     # The library's own settings (LAKEHOUSE_URI, …) are compiled into the state machine, so its
     # Batch steps use the stack's buckets rather than a container's embedded defaults.
     flow_env = outputs.flow_environment()
+    if flow_name != FLOW_NAME:  # the monitoring flow may start training (--retrain-on-alert)
+        flow_env = {**flow_env, TRAINING_STATE_MACHINE_VAR: state_machine_name(config)}
     cmd = deploy_command(flow_file, only_json=args.only_json, step_environment=flow_env)
     env = deploy_environment(config, {**os.environ, **flow_env})
-    print(f"state machine: {state_machine_name(config)} (stack {outputs.stack})")
+    print(f"state machine: {state_machine_name(config, flow_name)} (stack {outputs.stack})")
     print(f"command: {' '.join(cmd)}")
     print(f"with {len(config)} METAFLOW_* settings from the stack: {', '.join(sorted(config))}")
     if args.dry_run:
@@ -255,7 +273,10 @@ def _flow_trigger(args: argparse.Namespace) -> int:
         arn = args.state_machine_arn
     else:
         assert outputs is not None
-        arn = sfn.find_state_machine(client, sfn.state_machine_name(outputs.metaflow_config()))
+        flow_name = sfn.FLOWS[getattr(args, "flow", "training")][0]
+        arn = sfn.find_state_machine(
+            client, sfn.state_machine_name(outputs.metaflow_config(), flow_name)
+        )
     params = dict(args.param)
     execution_arn, name = sfn.start_execution(
         client, arn, params, name=args.execution_name or sfn.unique_execution_name(args.name_prefix)

@@ -149,6 +149,7 @@ def _promote(args: argparse.Namespace) -> int:
         return _promote_shadow(args, locations)
     verdict = p.check_version(locations, args.version)
     print(f"{verdict.model_name}/{verdict.version}: gate passed, checksums verified")
+    _print_shadow_evidence(locations.lakehouse_uri, verdict.version)
     if args.local:
         # Locally the serving config is the store's champion pointer: `fraud-mlops serve` (and
         # the API's default MODEL_URI) serve whatever it names.
@@ -188,6 +189,15 @@ def _promote(args: argparse.Namespace) -> int:
     if old != verdict.version:
         print(f"champion pointer: {old or 'none'} -> {verdict.version}")
     return 0
+
+
+def _print_shadow_evidence(lakehouse_uri: str, version: str) -> None:
+    """Cite the monitoring flow's latest shadow comparison of this version, if there is one."""
+    from fraud_mlops.monitoring_publish import evidence_lines, latest_shadow_evidence
+
+    evidence = latest_shadow_evidence(lakehouse_uri, version)
+    if evidence is not None:
+        print("\n".join(evidence_lines(evidence, version)))
 
 
 def _policy_text(policy) -> str:

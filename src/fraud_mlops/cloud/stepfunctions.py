@@ -28,6 +28,14 @@ from fraud_mlops.errors import ConfigError
 
 FLOW_NAME = "FraudDetectionFlow"
 FLOW_FILE = "flows/fraud_detection_flow.py"
+MONITORING_FLOW_NAME = "MonitoringFlow"
+# `flow deploy --flow NAME`: each flow's class name (its state machine's) and file.
+FLOWS = {
+    "training": (FLOW_NAME, FLOW_FILE),
+    "monitoring": (MONITORING_FLOW_NAME, "flows/monitoring_flow.py"),
+}
+# Compiled into the monitoring flow's steps: the state machine a retrain on alert starts.
+TRAINING_STATE_MACHINE_VAR = "FRAUD_MLOPS_TRAINING_STATE_MACHINE"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Step Functions execution names: 1-80 characters from this set.
 _EXEC_NAME = re.compile(r"[^A-Za-z0-9_-]")

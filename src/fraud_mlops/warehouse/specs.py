@@ -129,7 +129,112 @@ FEATURE_DRIFT = TableSpec(
     key=("RUN_ID", "FEATURE"),
 )
 
-TABLES: tuple[TableSpec, ...] = (MODEL_METRICS, SCORING_SUMMARY, FEATURE_DRIFT)
+# -- monitoring (flows/monitoring_flow.py; RUN_ID is the monitoring run) --------------------------
+_MON_RUN = Column(
+    "RUN_ID", "VARCHAR", False, "Monitoring run that produced the row (Metaflow run id)"
+)
+_WINDOW = (
+    Column("WINDOW_START", "TIMESTAMP_TZ", False, "Start of the monitored window (UTC, inclusive)"),
+    Column("WINDOW_END", "TIMESTAMP_TZ", False, "End of the monitored window (UTC, exclusive)"),
+)
+
+MONITORING_DRIFT = TableSpec(
+    name="MONITORING_DRIFT",
+    comment="Production drift of each feature (captured scores) vs the champion training "
+    "reference, per monitoring run.",
+    dataset="monitoring/drift",
+    columns=(
+        _MON_RUN,
+        Column("FEATURE", "VARCHAR", False, "Schema feature"),
+        Column("KIND", "VARCHAR", False, "numeric or categorical"),
+        Column("PSI", "FLOAT", True, "Population stability index"),
+        Column("KS", "FLOAT", True, "Kolmogorov-Smirnov statistic (NULL for categorical)"),
+        Column("VERDICT", "VARCHAR", False, "stable, moderate or major (PSI rule of thumb)"),
+        Column("REFERENCE_VERSION", "VARCHAR", False, "Champion version whose reference was used"),
+        *_WINDOW,
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "FEATURE"),
+)
+
+MONITORING_METRICS = TableSpec(
+    name="MONITORING_METRICS",
+    comment="Flag rate (overall and per day), score shift and realised precision/recall at the "
+    "alert budget with intervals, per monitoring run.",
+    dataset="monitoring/metrics",
+    columns=(
+        _MON_RUN,
+        Column("METRIC", "VARCHAR", False, "e.g. flag_rate, score_psi, precision_at_budget"),
+        Column("SEGMENT", "VARCHAR", False, "__all__, or the day (YYYY-MM-DD) for daily rows"),
+        Column("VALUE", "FLOAT", True, "Metric value (NULL when insufficient)"),
+        Column("LOW", "FLOAT", True, "Lower end of the 95 % bootstrap interval, if any"),
+        Column("HIGH", "FLOAT", True, "Upper end of the 95 % bootstrap interval, if any"),
+        Column("CLAIMS", "NUMBER(38,0)", False, "Claims the value is computed on"),
+        Column("MODEL_VERSION", "VARCHAR", False, "Champion version the window was judged against"),
+        *_WINDOW,
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "METRIC", "SEGMENT"),
+)
+
+SHADOW_COMPARISON = TableSpec(
+    name="SHADOW_COMPARISON",
+    comment="Shadow challenger vs champion on the same labelled claims, paired bootstrap.",
+    dataset="monitoring/shadow",
+    columns=(
+        _MON_RUN,
+        Column("CHAMPION_VERSION", "VARCHAR", False, "Champion version"),
+        Column("SHADOW_VERSION", "VARCHAR", False, "Shadow version"),
+        Column("METRIC", "VARCHAR", False, "pr_auc or precision_at_budget"),
+        Column("CHAMPION_VALUE", "FLOAT", True, "Value of the champion (NULL when insufficient)"),
+        Column("SHADOW_VALUE", "FLOAT", True, "Value of the shadow"),
+        Column("DIFFERENCE", "FLOAT", True, "Shadow minus champion"),
+        Column("LOW", "FLOAT", True, "Lower end of the paired 95 % interval of the difference"),
+        Column("HIGH", "FLOAT", True, "Upper end of the paired 95 % interval of the difference"),
+        Column("CLAIMS", "NUMBER(38,0)", False, "Labelled claims both models scored"),
+        Column("FRAUDS", "NUMBER(38,0)", False, "Frauds among them"),
+        Column("RESAMPLES", "NUMBER(38,0)", False, "Paired bootstrap resamples (0: insufficient)"),
+        Column(
+            "STATUS",
+            "VARCHAR",
+            False,
+            "shadow_better, champion_better, no_difference or insufficient",
+        ),
+        *_WINDOW,
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "SHADOW_VERSION", "METRIC"),
+)
+
+MONITORING_ALERTS = TableSpec(
+    name="MONITORING_ALERTS",
+    comment="Thresholds a monitoring run crossed (warn or alert; alerts are notified).",
+    dataset="monitoring/alerts",
+    columns=(
+        _MON_RUN,
+        Column(
+            "KIND", "VARCHAR", False, "feature_drift, score_shift, flag_rate, precision, shadow"
+        ),
+        Column("SUBJECT", "VARCHAR", False, "The feature, metric or model concerned"),
+        Column("LEVEL", "VARCHAR", False, "warn or alert"),
+        Column("VALUE", "FLOAT", True, "The value that crossed the threshold"),
+        Column("THRESHOLD", "FLOAT", True, "The threshold it crossed"),
+        Column("MESSAGE", "VARCHAR", False, "What happened, in words"),
+        *_WINDOW,
+        _CREATED_AT,
+    ),
+    key=("RUN_ID", "KIND", "SUBJECT"),
+)
+
+TRAINING_TABLES: tuple[TableSpec, ...] = (MODEL_METRICS, SCORING_SUMMARY, FEATURE_DRIFT)
+MONITORING_TABLES: tuple[TableSpec, ...] = (
+    MONITORING_DRIFT,
+    MONITORING_METRICS,
+    SHADOW_COMPARISON,
+    MONITORING_ALERTS,
+)
+# Every table (Pulumi and the embedded DDL create them all); each sync merges one group.
+TABLES: tuple[TableSpec, ...] = TRAINING_TABLES + MONITORING_TABLES
 
 
 def _metric(kind: str, split: str, metric: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fraud_mlops.errors import DataValidationError, LakehouseError
-from fraud_mlops.warehouse.specs import TABLES, Column, TableSpec
+from fraud_mlops.warehouse.specs import MONITORING_TABLES, TRAINING_TABLES, Column, TableSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 STAGE_PREFIX = "SYNC_STAGE_"
 REQUIRED_TABLES = ("MODEL_METRICS",)  # a run without metrics has nothing to sync
+# A monitoring run (flows/monitoring_flow.py) always writes monitoring/metrics.
+MONITORING_REQUIRED = ("MONITORING_METRICS",)
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,13 @@ def sync_run(
     *,
     lakehouse_uri: str | None = None,
     settings: WarehouseSettings | None = None,
+    tables: tuple[TableSpec, ...] = TRAINING_TABLES,
+    required: tuple[str, ...] = REQUIRED_TABLES,
 ) -> SyncReport:
     """Merge run ``run_id``'s metrics, scoring summary and drift into the warehouse.
+
+    ``tables=MONITORING_TABLES, required=MONITORING_REQUIRED`` syncs a monitoring run instead
+    (see :func:`sync_monitoring_run`).
 
     Every frame is validated before the warehouse is touched; all tables change in one
     transaction, so a failure half-way commits nothing. Running it twice changes nothing.
@@ -137,7 +144,7 @@ def sync_run(
     lake = Lakehouse(lakehouse_uri or Settings.from_env().lakehouse_uri)
     run_id = lake.check_run_id(run_id)
     settings = settings or WarehouseSettings.from_env()
-    frames = {spec.name: _read(lake, spec, run_id) for spec in TABLES}
+    frames = {spec.name: _read(lake, spec, run_id, required) for spec in tables}
 
     with connect(settings) as wh:
         if settings.is_embedded:
@@ -153,7 +160,7 @@ def sync_run(
                 f"{settings.describe()} does not match the table specs; {fix}:\n  - "
                 + "\n  - ".join(problems)
             )
-        staged = [spec for spec in TABLES if frames[spec.name] is not None]
+        staged = [spec for spec in tables if frames[spec.name] is not None]
         try:
             for spec in staged:
                 _stage(wh, spec, frames[spec.name])
@@ -165,7 +172,7 @@ def sync_run(
             for spec in staged:
                 _drop_stage(wh, spec)
     results = []
-    for spec in TABLES:
+    for spec in tables:
         frame = frames[spec.name]
         if frame is None:
             results.append(TableSync(spec.name, 0, 0, 0, 0, skipped=True))
@@ -174,8 +181,26 @@ def sync_run(
     return SyncReport(run_id=run_id, warehouse=settings.describe(), tables=tuple(results))
 
 
-def _read(lake: Lakehouse, spec: TableSpec, run_id: str) -> pd.DataFrame | None:
-    if spec.name not in REQUIRED_TABLES and run_id not in lake.runs(spec.dataset):
+def sync_monitoring_run(
+    run_id: str,
+    *,
+    lakehouse_uri: str | None = None,
+    settings: WarehouseSettings | None = None,
+) -> SyncReport:
+    """Merge a monitoring run's drift, metrics, shadow comparison and alerts (like sync_run)."""
+    return sync_run(
+        run_id,
+        lakehouse_uri=lakehouse_uri,
+        settings=settings,
+        tables=MONITORING_TABLES,
+        required=MONITORING_REQUIRED,
+    )
+
+
+def _read(
+    lake: Lakehouse, spec: TableSpec, run_id: str, required: tuple[str, ...] = REQUIRED_TABLES
+) -> pd.DataFrame | None:
+    if spec.name not in required and run_id not in lake.runs(spec.dataset):
         return None
     table = lake.read(spec.dataset, run_id)
     return to_frame(spec, table, source=f"{lake.uri}/{spec.dataset} (run {run_id})")

@@ -1,0 +1,207 @@
+"""Monitoring rows: the monitoring computation over 1,000,000 captured scores, and its memory.
+
+Not timed: a champion (random weights, a real reference profile) is published to a temporary
+model store, and the captured scores are written as the API's file sink writes them
+(``capture_format.log_line`` lines, ``scores/date=…/model_version=…/``, 30 days), with outcomes
+for 2 % of the claims (``outcome_store.record_outcomes``). Timed: ``run_monitoring`` end to end
+(capture reader, outcomes, drift, score shift, flag rate, precision with 1,000 bootstrap
+resamples), each size in a fresh process, which also reports its peak RSS (``VmHWM``, reset after
+the imports through ``/proc/self/clear_refs``) and the RSS after imports, so the growth is the
+computation's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import Row, verdict, write_section
+
+SIZES = (100_000, 1_000_000)
+DAYS = 30
+LABELLED_SHARE = 0.02
+TARGET_S = 60.0
+MODEL = "bench-fraud"
+VERSION = "20260101T000000Z-bench"
+START = datetime(2026, 10, 1, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "monitoring.md"
+
+CHILD = """
+import json, sys, time
+from fraud_mlops.monitoring import MonitoringSettings, Window, run_monitoring
+from datetime import datetime
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+# The high-water mark survives fork + exec: reset it, so the peak is this process's own.
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+base = status("VmRSS")
+lake, store, model, start, end, cache = sys.argv[1:7]
+t = time.perf_counter()
+report = run_monitoring(
+    lakehouse_uri=lake, model_store_uri=store, model_name=model,
+    window=Window(datetime.fromisoformat(start), datetime.fromisoformat(end)),
+    cache_dir=cache, settings=MonitoringSettings(maturity_days=0, min_labelled=200),
+)
+seconds = time.perf_counter() - t
+peak = status("VmHWM")
+print(json.dumps({"seconds": seconds, "base_kib": base, "peak_kib": peak,
+                  "scores": report.champion_scores, "labelled": report.performance["matured"],
+                  "status": report.performance["status"], "alerts": len(report.alerts)}))
+"""
+
+
+def publish_champion(root: Path) -> str:
+    from fraud_mlops.artifact import build_architecture, export_artifact, random_weights
+    from fraud_mlops.drift import build_reference
+    from fraud_mlops.preprocessing import fit_preprocessing
+    from fraud_mlops.schema import default_schema
+    from fraud_mlops.store import ModelStore
+    from fraud_mlops.synthetic import generate_claims
+
+    schema = default_schema()
+    claims = generate_claims(20_000, seed=1)
+    pre = fit_preprocessing(claims, schema)
+    arch = build_architecture(pre, hidden=(4,))
+    store = ModelStore(str(root / "models"))
+    artifact = export_artifact(
+        root / "export",
+        model_name=MODEL,
+        version=VERSION,
+        schema=schema,
+        preprocessor=pre,
+        architecture=arch,
+        weights=random_weights(arch, seed=0),
+        threshold=0.5,
+        metrics={"mlp": {"test": {"pr_auc": 0.4, "precision_at_budget": 0.3}}},
+        data_fingerprint="0" * 64,
+        code_version="bench",
+        reference=build_reference(claims, schema),
+    )
+    store.publish(artifact, MODEL, VERSION)
+    store.set_champion(MODEL, VERSION, gate={"passed": True, "reasons": []}, metrics={})
+    return store.uri
+
+
+def write_scores(lake: Path, rows: int, seed: int = 7) -> None:
+    """``rows`` capture lines over DAYS days (one sink file per day), outcomes for some."""
+    from fraud_mlops import capture_format as cf
+    from fraud_mlops.outcome_store import record_outcomes
+    from fraud_mlops.outcomes import Outcome
+    from fraud_mlops.synthetic import generate_claims
+
+    claims = generate_claims(rows, seed=seed, drift=0.5)
+    rng = np.random.default_rng(seed)
+    y = claims["is_fraud"].to_numpy()
+    score = 1 / (1 + np.exp(-(-3.5 + 2.5 * y + rng.normal(0, 1, rows))))
+    seconds = np.sort(rng.uniform(0, DAYS * 86400, rows))
+    feats = claims.drop(columns=["claim_id", "is_fraud", "policy_id", "customer_id"])
+    feats["claim_date"] = feats["claim_date"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = feats.astype(object).where(feats.notna(), None).to_dict("records")  # NaN: null
+    keys = [cf.claim_key(c, "bench-salt") for c in claims["claim_id"]]
+    handles: dict[str, object] = {}
+    try:
+        for i in range(rows):
+            when = START + timedelta(seconds=float(seconds[i]))
+            rec = cf.record(
+                claim_key=keys[i],
+                model_name=MODEL,
+                model_version=VERSION,
+                role="champion",
+                score=float(score[i]),
+                flagged=bool(score[i] >= 0.3),
+                threshold=0.3,
+                reasons=[],
+                features=records[i],
+                request_id=str(i),
+                captured_at=when,
+            )
+            part = cf.partition(rec["captured_at"], VERSION)
+            if part not in handles:
+                (lake / part).mkdir(parents=True, exist_ok=True)
+                handles[part] = open(lake / part / "bench.jsonl", "w")  # noqa: SIM115
+            handles[part].write(cf.log_line(rec) + "\n")
+    finally:
+        for h in handles.values():
+            h.close()
+    labelled = rng.choice(rows, int(rows * LABELLED_SHARE), replace=False)
+    decided = START + timedelta(days=DAYS + 5)
+    outcomes = [Outcome(keys[i], "fraud" if y[i] else "legitimate", decided) for i in labelled]
+    record_outcomes(str(lake), outcomes)
+
+
+def measure(rows: int, tmp: Path, store_uri: str) -> dict:
+    lake = tmp / f"lake-{rows}"
+    write_scores(lake, rows)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(lake), store_uri, MODEL, START.isoformat(),
+         (START + timedelta(days=DAYS)).isoformat(), str(tmp / "cache")],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"monitoring benchmark child failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run() -> list[Row]:
+    sizes = tuple(int(s) for s in os.environ.get("BENCH_MONITORING_SIZES", "").split(",") if s)
+    sizes = sizes or SIZES
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        store_uri = publish_champion(tmp)
+        results = {n: measure(n, tmp, store_uri) for n in sizes}
+    rows: list[Row] = []
+    big = max(sizes)
+    for n, r in results.items():
+        growth = (r["peak_kib"] - r["base_kib"]) / 1024
+        rows.append(
+            Row(
+                "monitoring",
+                f"monitoring run over {n:,} captured scores",
+                f"{r['seconds']:.1f} s ({n / r['seconds']:,.0f} scores/s)",
+                f"< {TARGET_S:.0f} s" if n == big else "",
+                verdict(r["seconds"] < TARGET_S) if n == big else "",
+                f"{r['labelled']:,} labelled, precision {r['status']}, {r['alerts']} alert(s)",
+            )
+        )
+        rows.append(
+            Row(
+                "monitoring",
+                f"peak RSS, {n:,} scores",
+                f"{r['peak_kib'] / 1024:,.0f} MiB (+{growth:,.0f} MiB over imports)",
+                "flat in scores" if n == big else "",
+                "",
+                "VmHWM of a fresh process (Linux)",
+            )
+        )
+    if len(results) > 1:
+        small = min(sizes)
+        g_small = results[small]["peak_kib"] - results[small]["base_kib"]
+        g_big = results[big]["peak_kib"] - results[big]["base_kib"]
+        ratio = g_big / max(g_small, 1)
+        rows.append(
+            Row(
+                "monitoring",
+                f"memory growth {big:,} vs {small:,} scores",
+                f"{ratio:.2f}x for {big // small}x the scores",
+                "flat (< 2x)",
+                verdict(ratio < 2.0),
+                "batches of 100,000; labelled claims (2 %) are the only rows kept",
+            )
+        )
+    if not os.environ.get("BENCH_MONITORING_SIZES"):  # a trial run does not rewrite the doc
+        write_section(DOC, "monitoring", rows)
+    return rows
