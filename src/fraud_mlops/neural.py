@@ -161,7 +161,11 @@ class _NumericEmbedding:
         if self.kind == "linear_relu":
             self.weight, self.bias = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
         elif self.kind == "periodic":
-            self.freq = (2 * np.pi * g["periodic.weight"].astype(np.float64)).astype(dt)
+            # Exactly torch's float32 product: rtdl computes ``2 * math.pi * weight`` on a float32
+            # tensor, i.e. float32(2 pi) * w rounded to float32. Rounding the float64 product
+            # instead is 1 ulp off for about a third of the frequencies, which matters once the
+            # angle (2 pi w) x is large: the ulp grows with it and sin/cos move by as much.
+            self.freq = (np.float32(2 * np.pi) * g["periodic.weight"].astype(np.float32)).astype(dt)
             self.lin_w, self.lin_b = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
         elif self.kind == "piecewise_linear":
             self.w0, self.b0 = g["linear0.weight"].astype(dt), g["linear0.bias"].astype(dt)
