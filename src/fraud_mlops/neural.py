@@ -318,6 +318,14 @@ class NeuralNet:
         u_cat = self.cat_table[categorical + self.offsets]
         return u_num, u_cat
 
+    def reference_parts(
+        self, reference_numeric: np.ndarray, reference_categorical: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The occlusion reference's first-layer terms ``[p, 1, kH]`` and ``[1, c, kH]``."""
+        return self._parts(
+            reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
+        )
+
     def _first_layer(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """The first linear layer's output ``[n, kH]`` (one product for all numeric inputs)."""
         rep = self.embed(numeric.astype(self.dtype, copy=False))
@@ -368,6 +376,7 @@ class NeuralNet:
         n_features: int,
         reference_numeric: np.ndarray,
         reference_categorical: np.ndarray,
+        reference_parts: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits ``[n]`` and per-feature occlusion contributions ``[n, n_features]``.
 
@@ -377,6 +386,7 @@ class NeuralNet:
             n_features: numeric features + categorical features (categoricals come last).
             reference_numeric: ``[p]`` the reference inputs (0: median, not missing).
             reference_categorical: ``[c]`` the reference code of each categorical feature.
+            reference_parts: :meth:`reference_parts` of the two, when the caller keeps them.
         """
         n = numeric.shape[0]
         rep = self.embed(numeric.astype(self.dtype, copy=False))  # [n, p, d]
@@ -389,8 +399,8 @@ class NeuralNet:
         z0 = u_num.sum(axis=0)
         z0 += u_cat.sum(axis=0)
         z0 += self.first_b  # [n, kH]
-        ref_num, ref_cat = self._parts(
-            reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
+        ref_num, ref_cat = reference_parts or self.reference_parts(
+            reference_numeric, reference_categorical
         )  # [p, 1, kH], [1, c, kH]
         width = z0.shape[1]
         f_num = numeric_groups.shape[1]

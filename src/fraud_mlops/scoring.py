@@ -75,6 +75,8 @@ class _Neural:
         self.ref_categorical = np.array(
             [int(np.argmax(c.counts)) for c in pre.categorical], dtype=np.int64
         )
+        # The reference's first-layer terms are the same for every request: computed once.
+        self.ref_parts = self.net.reference_parts(self.ref_numeric, self.ref_categorical)
 
     def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         return self.net.logit(numeric, categorical)
@@ -87,6 +89,7 @@ class _Neural:
             self.n_features,
             self.ref_numeric,
             self.ref_categorical,
+            reference_parts=self.ref_parts,
         )
 
 
@@ -171,6 +174,7 @@ class Scorer:
         self.cardinalities = np.array(pre.cardinalities, dtype=np.int64)
         self.numeric_dim = pre.numeric_dim
         self.features = np.array(pre.feature_names, dtype=object)
+        self.feature_list = list(pre.feature_names)
         self.categorical_names = list(pre.categorical_names)
 
     def _check(self, numeric: np.ndarray, categorical: np.ndarray):
@@ -219,8 +223,15 @@ class Scorer:
         probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
         n = probability.shape[0]
         top = min(self.top_reasons, self.features.size)
-        if top:
-            idx = np.argsort(-contrib, axis=1)[:, :top]  # exact ties are vanishingly rare
+        if top and n == 1:  # one claim: the same order and values without index arrays
+            row = contrib[0].tolist()
+            idx = sorted(range(len(row)), key=row.__getitem__, reverse=True)[:top]  # stable
+            values = np.round(np.array([row[i] for i in idx]) * self.slope, 6).tolist()
+            reasons = [[(self.feature_list[i], v) for i, v in zip(idx, values, strict=True)]]
+        elif top:
+            # Stable: equal contributions (e.g. several features at their reference, exactly 0)
+            # keep the model's feature order, in a batch as for a single claim.
+            idx = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
             names = self.features[idx.ravel()].tolist()
             picked = contrib[np.arange(n).repeat(top), idx.ravel()]
             # in units of the served (calibrated) logit; no float32 noise in the JSON
