@@ -65,10 +65,11 @@ class _Formatter(LambdaPowertoolsFormatter):
 
     Every request writes one line, and Powertools' ``format`` (a copy of the record's dict, a
     ``strftime`` per line, a comprehension over every record attribute, three exception probes)
-    cost about as much as a trivial request. For a record with a ``str`` message, no arguments,
-    no exception (so no stack trace either) and the default time format, this builds the identical dict (same keys, same
-    order, ``None`` dropped) with the date and time formatted once per second; anything else goes
-    through Powertools' own ``format`` (tests/api/test_telemetry.py compares the two).
+    cost about as much as a trivial request. For a record with a ``str`` message that is not
+    JSON, no arguments, no exception (so no stack trace either) and the default time format,
+    this builds the identical dict (same keys, same order, ``None`` dropped) with the date and
+    time formatted once per second; anything else goes through Powertools' own ``format``
+    (tests/api/test_telemetry.py compares the two).
     """
 
     _second: tuple[int, str, str] = (-1, "", "")
@@ -106,7 +107,7 @@ class _Formatter(LambdaPowertoolsFormatter):
             cached = self._second = (second, time.strftime(head, stamp), time.strftime(tail, stamp))
         return f"{cached[1]}{int(record.msecs):03d}{cached[2]}"
 
-    def format(self, record: logging.LogRecord) -> str:  # noqa: A003
+    def format(self, record: logging.LogRecord) -> str:
         if not self._plain(record):
             return super().format(record)
         attrs = record.__dict__
