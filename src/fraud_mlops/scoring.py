@@ -217,11 +217,31 @@ class Scorer:
     def score(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> ScoreBatch:
         """Score a batch of raw claims (a DataFrame or a dict of column lists/arrays)."""
         batch = self.preprocessor.transform(columns)
-        logits, contrib = self.contributions(batch)
+        n = len(batch)
+        # The preprocessor's own output: shapes, dtypes and codes in range by construction, so
+        # not re-checked as contributions() checks a caller's arrays.
+        with self._threads(n):
+            logits, contrib = self.model.contributions(batch.numeric, batch.categorical)
+        return self.results(logits, contrib, batch.unknown)
+
+    def results(self, logits: np.ndarray, contrib: np.ndarray, unknown_mask: np.ndarray):
+        """The :class:`ScoreBatch` of ``n`` claims from their logits ``[n]``, contributions
+        ``[n, n_features]`` and unknown-category mask ``[n, n_categorical]``.
+
+        One claim takes a path without index arrays; it gives exactly what the batch path gives
+        for the same inputs (tests/test_fast_paths.py).
+        """
+        logits, contrib = np.asarray(logits, dtype=np.float64), np.asarray(contrib)
+        n = logits.shape[0]
         # Platt scaling from the manifest (identity for uncalibrated models): probabilities
         # investigators can read as rates; a positive slope keeps the ranking and the reasons.
-        probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
-        n = probability.shape[0]
+        if n == 1:  # the same IEEE operations on floats, and numpy's exp (as for a batch)
+            e = float(np.exp(-(self.slope * float(logits[0]) + self.intercept)))
+            p = 1.0 / (1.0 + e)
+            probability, flagged = np.array([p]), np.array([p >= self.threshold])
+        else:
+            probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
+            flagged = probability >= self.threshold
         top = min(self.top_reasons, self.features.size)
         if top and n == 1:  # one claim: the same order and values without index arrays
             row = contrib[0].tolist()
@@ -229,8 +249,8 @@ class Scorer:
             values = np.round(np.array([row[i] for i in idx]) * self.slope, 6).tolist()
             reasons = [[(self.feature_list[i], v) for i, v in zip(idx, values, strict=True)]]
         elif top:
-            # Stable: equal contributions (e.g. several features at their reference, exactly 0)
-            # keep the model's feature order, in a batch as for a single claim.
+            # Stable: exactly equal contributions keep the model's feature order, in a batch as
+            # for a single claim.
             idx = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
             names = self.features[idx.ravel()].tolist()
             picked = contrib[np.arange(n).repeat(top), idx.ravel()]
@@ -241,12 +261,12 @@ class Scorer:
         else:
             reasons = [[] for _ in range(n)]
         unknown: list[list[str]] = [[] for _ in range(n)]
-        if batch.unknown.any():
-            for row, col in zip(*np.nonzero(batch.unknown), strict=True):
+        if unknown_mask.any():
+            for row, col in zip(*np.nonzero(unknown_mask), strict=True):
                 unknown[row].append(self.categorical_names[col])
         return ScoreBatch(
             probability=probability,
-            flagged=probability >= self.threshold,
+            flagged=flagged,
             reasons=reasons,
             unknown=unknown,
             model_version=self.model_version,
