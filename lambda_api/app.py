@@ -12,6 +12,7 @@ integrations through Mangum, the rest with a 400 or the warm-up document) and ne
 from __future__ import annotations
 
 import os
+from http import HTTPStatus
 
 # Before numpy loads: one BLAS thread. The scorer holds BLAS to one thread for batches anyway
 # (fraud_mlops.scoring.SINGLE_THREAD_FROM) and small products never use more, while starting
@@ -36,7 +37,22 @@ from lambda_api.telemetry import configure_metrics, traced
 JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
 _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+
+
+def _doc(model: type, code: int) -> dict:
+    """An OpenAPI response documented by ``model``'s schema (a component, see install_openapi).
+
+    Plain OpenAPI instead of FastAPI's ``{"model": ...}``: that one builds a response field per
+    route at app creation (and imports pydantic.v1 to ask whether the model is a v1 one), which
+    only documentation needs; the document is generated on the first GET /openapi.json.
+    """
+    description = "Successful Response" if code == 200 else HTTPStatus(code).phrase
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"description": description, "content": {JSON: {"schema": ref}}}
+
+
+_ERRORS = {code: _doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
+_DOC_MODELS = (ErrorResponse, Health, ScoreResponse)
 _ROUTES = "GET /health, GET /model, POST /v1/score (docs: GET /docs)"
 
 
@@ -56,11 +72,13 @@ def create_app(holder: ModelHolder) -> FastAPI:
     settings = holder.settings
     version = holder.service.model_version if holder.service is not None else None
     configure_metrics(settings.metrics_namespace, version, enabled=not settings.metrics_disabled)
+    request_schema: dict = {"$ref": "#/components/schemas/ScoreRequest"}
     if holder.service is not None:
-        request_schema, components = holder.service.requests.openapi_components()
+        requests = holder.service.requests
+        install_openapi(app, lambda: requests.openapi_components()[1], _DOC_MODELS)
     else:
-        request_schema, components = _NO_MODEL_SCHEMA, {}
-    install_openapi(app, components)
+        request_schema = _NO_MODEL_SCHEMA
+        install_openapi(app, dict, _DOC_MODELS)
 
     # Every 4xx in the documented shape, {"detail", "errors"}, also for unknown routes/methods.
     @app.exception_handler(HTTPException)
@@ -95,13 +113,13 @@ def create_app(holder: ModelHolder) -> FastAPI:
     def unavailable() -> Response:
         return _json(ApiError(503, f"no model loaded: {holder.reason}").body(), 503)
 
-    @app.get("/health", responses={200: {"model": Health}}, summary="liveness and the model")
+    @app.get("/health", responses={200: _doc(Health, 200)}, summary="liveness and the model")
     async def health() -> Response:
         return _json(orjson.dumps(holder.health()))
 
     @app.get(
         "/model",
-        responses={200: {"description": "manifest summary"}, 503: {"model": ErrorResponse}},
+        responses={200: {"description": "manifest summary"}, 503: _doc(ErrorResponse, 503)},
         summary="the served model: version, metrics, threshold, schema",
     )
     async def model() -> Response:
@@ -110,7 +128,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
     @app.post(
         "/v1/score",
         summary="score 1 to MAX_BATCH_SIZE claims",
-        responses={200: {"model": ScoreResponse}, **_ERRORS},
+        responses={200: _doc(ScoreResponse, 200), **_ERRORS},
         openapi_extra={
             "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}}
         },

@@ -169,7 +169,10 @@ class Scorer:
         self.model_version = artifact.version
         self.slope, self.intercept = artifact.calibration
         self.top_reasons = top_reasons
-        self._blas = _blas_controller() if single_thread_blas else None
+        # threadpoolctl's view of BLAS, made on the first batch that needs it (a single claim
+        # never does, so a cold start does not pay for inspecting the loaded libraries)
+        self._single_thread_blas = single_thread_blas
+        self._blas: Any = None
         self.model = _family_model(arch, artifact.weights, pre)
         self.cardinalities = np.array(pre.cardinalities, dtype=np.int64)
         self.numeric_dim = pre.numeric_dim
@@ -203,8 +206,13 @@ class Scorer:
             return np.asarray(self.model.logit(numeric, categorical), dtype=np.float64)
 
     def _threads(self, n: int) -> contextlib.AbstractContextManager:
-        if self._blas is None or n < SINGLE_THREAD_FROM:
+        if n < SINGLE_THREAD_FROM or not self._single_thread_blas:
             return contextlib.nullcontext()
+        if self._blas is None:
+            self._blas = _blas_controller()
+            if self._blas is None:  # threadpoolctl absent: never ask again
+                self._single_thread_blas = False
+                return contextlib.nullcontext()
         return self._blas.limit(limits=1)
 
     def contributions(self, batch: FeatureBatch) -> tuple[np.ndarray, np.ndarray]:
