@@ -410,16 +410,47 @@ class NeuralNet:
         # are, block 1 + f the claims with feature f at its reference.
         stacked = np.empty((n_features + 1, n, width), dtype=self.dtype)
         stacked[0] = z0
-        # numeric inputs -> schema features: [f, p] @ [p, n*kH] of (reference - input) terms
+        # numeric inputs -> schema features: each feature's first input dim (its value), then
+        # the others it owns (a missing indicator) added in; no [f, p] @ [p, n*kH] product of
+        # mostly zeros over every claim
         np.subtract(ref_num, u_num, out=u_num)
-        grouped = numeric_groups.T @ u_num.reshape(u_num.shape[0], n * width)
-        np.add(grouped.reshape(f_num, n, width), z0, out=stacked[1 : 1 + f_num])
+        first, extra = _group_dims(numeric_groups)
+        if first is None:  # the usual layout: feature f's value is input dim f
+            np.add(u_num[:f_num], z0, out=stacked[1 : 1 + f_num])
+        else:
+            np.add(u_num[first], z0, out=stacked[1 : 1 + f_num])
+        for dim, feature in extra:
+            stacked[1 + feature] += u_num[dim]
         np.subtract(ref_cat[0][:, None, :], u_cat, out=stacked[1 + f_num :])
         stacked[1 + f_num :] += z0
         logits = self._rest(stacked.reshape((n_features + 1) * n, width))
         logits = logits.reshape(n_features + 1, n)
         full = logits[0].astype(np.float64)
         return full, (logits[0] - logits[1:]).T.astype(np.float64)
+
+
+def _group_dims(groups: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
+    """For a ``[p, f_num]`` 0/1 group matrix: each feature's first dim (None when that is
+    simply dim f for feature f) and the ``(dim, feature)`` pairs of the other dims."""
+    key = (groups.shape, groups.tobytes())
+    cached = _GROUP_DIMS.get(key)
+    if cached is None:
+        rows, cols = np.nonzero(groups)
+        first = np.full(groups.shape[1], -1, dtype=np.intp)
+        extra = []
+        for dim, feature in zip(rows.tolist(), cols.tolist(), strict=True):
+            if first[feature] < 0:
+                first[feature] = dim
+            else:
+                extra.append((dim, feature))
+        if (first < 0).any():
+            raise ModelError("a numeric feature has no input dims in the feature groups")
+        identity = bool((first == np.arange(first.size)).all())
+        cached = _GROUP_DIMS[key] = (None if identity else first, extra)
+    return cached
+
+
+_GROUP_DIMS: dict[tuple, tuple[np.ndarray | None, list[tuple[int, int]]]] = {}
 
 
 def feature_groups(source_of_numeric_dim: Sequence[str], numeric_features: Sequence[str]):
