@@ -3,7 +3,8 @@
     start ─► prepare ─► train_trial (foreach trial of every family, @retry) ─► select
           ─► evaluate (card) ─► drift (card) ─► publish ─► end
 
-* start     validate every parameter, load claims (synthetic or --input-uri + --schema), refuse
+* start     validate every parameter, load claims (synthetic, --input-uri + --schema, or
+            --labels outcomes: captured scores labelled by investigators' outcomes), refuse
             claims that cannot train (too few, one class, a split short of frauds) before writing
             the run's raw/claims partition, sample the trials of every family from the search space
 * prepare   time-ordered train/validation/test split; fit preprocessing and the drift reference
@@ -89,6 +90,12 @@ class FraudDetectionFlow(FlowSpec):
     schema = Parameter(
         "schema", default="synthetic", help="schema YAML path or bundled name (fraud_oracle)"
     )
+    labels = Parameter(
+        "labels",
+        default="data",
+        help="data: the claims' own labels; outcomes: captured champion scores labelled by "
+        "investigators' outcomes (LABEL_MATURITY_DAYS, docs/outcomes.md)",
+    )
     trials = Parameter(
         "trials",
         type=int,
@@ -158,6 +165,7 @@ class FraudDetectionFlow(FlowSpec):
                 self.seed,
                 current.run_id,
                 settings=self.settings,
+                labels=self.labels,
             )
         self.claims, self.schema_dict = loaded.frame, loaded.schema_dict
         self.raw_uri, self.data_warnings = loaded.raw_uri, loaded.warnings

@@ -24,7 +24,9 @@ import pulumi_aws as aws
 
 from fraud_mlops.cloud.canary import version_description
 from fraud_mlops.errors import ConfigError
+from fraud_mlops.outcome_store import DATASET as OUTCOMES
 from infra import policies
+from infra.capture import LAKEHOUSE_ROOT
 from infra.config import ServingConfig
 from infra.naming import child, policy_json, service_role, type_token
 
@@ -78,6 +80,37 @@ def caller_policy(function_arn: str, alias: str = ALIAS) -> dict:
         },
         policies.allow(["lambda:InvokeFunction"], arns, "InvokeScoringFunction"),
     )
+
+
+def scoring_role_policy(
+    models_bucket_arn: str,
+    model_prefix: str,
+    kms_key_arn: str,
+    log_group_arn: str,
+    lakehouse_bucket_arn: str | None = None,
+) -> dict:
+    """The Lambda's role: read its model, write its logs and, with a lakehouse, record outcomes
+    (``POST /v1/outcomes``): get/put objects and list keys under ``lakehouse/outcomes/`` only."""
+    doc = policies.lambda_role(models_bucket_arn, model_prefix, kms_key_arn, log_group_arn)
+    if lakehouse_bucket_arn:
+        prefix = f"{LAKEHOUSE_ROOT}/{OUTCOMES}"
+        doc["Statement"] += [
+            policies.allow(
+                ["s3:GetObject", "s3:PutObject"],
+                [f"{lakehouse_bucket_arn}/{prefix}/*"],
+                "RecordOutcomes",
+            ),
+            {
+                **policies.allow(["s3:ListBucket"], [lakehouse_bucket_arn], "ListOutcomes"),
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+            },
+        ]
+    return doc
+
+
+def lakehouse_uri(lakehouse_bucket: str) -> str:
+    """The LAKEHOUSE_URI the API records outcomes under (the lakehouse root Firehose uses)."""
+    return f"s3://{lakehouse_bucket}/{LAKEHOUSE_ROOT}"
 
 
 def _rate(metric_ns: str, errors: str, total: str, dims: dict, label: str) -> list[dict]:
@@ -233,6 +266,9 @@ class ServingArgs:
     models_bucket: pulumi.Input[str]
     models_bucket_arn: pulumi.Input[str]
     models_key_arn: pulumi.Input[str]
+    # The lakehouse bucket: with capture on, the API records outcomes under lakehouse/outcomes/.
+    lakehouse_bucket: pulumi.Input[str] | None = None
+    lakehouse_bucket_arn: pulumi.Input[str] | None = None
     region: str = "eu-west-1"
     log_retention_days: int = 30
     tags: dict[str, str] = field(default_factory=dict)
@@ -263,17 +299,24 @@ class Serving(pulumi.ComponentResource):
             opts=opts_,
         )
         self.role = service_role(f"{name}-score", "lambda.amazonaws.com", args.tags, opts_)
+        outcomes = cfg.capture_enabled and args.lakehouse_bucket_arn is not None
         role_policy = aws.iam.RolePolicy(
             f"{name}-score",
             role=self.role.id,
             policy=policy_json(
-                policies.lambda_role,
+                scoring_role_policy,
                 args.models_bucket_arn,
                 cfg.model_name,
                 args.models_key_arn,
                 self.log_group.arn,
+                args.lakehouse_bucket_arn if outcomes else None,
             ),
             opts=opts_,
+        )
+        self.lakehouse_uri = (
+            pulumi.Output.from_input(args.lakehouse_bucket).apply(lakehouse_uri)
+            if outcomes and args.lakehouse_bucket is not None
+            else None
         )
         self.model_uri = pulumi.Output.from_input(args.models_bucket).apply(
             lambda bucket: model_uri(bucket, cfg.model_name, cfg.model_version)
@@ -372,7 +415,9 @@ class Serving(pulumi.ComponentResource):
         if self.shadow_model_uri is not None:
             env["SHADOW_MODEL_URI"] = self.shadow_model_uri
         if cfg.capture_enabled:
-            env["CAPTURE_KEY_SALT"] = cfg.capture_key_salt
+            env["CAPTURE_KEY_SALT"] = cfg.capture_key_salt  # also keys outcomes
+            if self.lakehouse_uri is not None:
+                env["LAKEHOUSE_URI"] = self.lakehouse_uri  # POST /v1/outcomes records here
         else:
             env["CAPTURE_ENABLED"] = "false"
         return env

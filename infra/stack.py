@@ -101,6 +101,8 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             models_bucket=storage.models.bucket,
             models_bucket_arn=storage.models.arn,
             models_key_arn=storage.models_key.arn,
+            lakehouse_bucket=storage.lakehouse.bucket,
+            lakehouse_bucket_arn=storage.lakehouse.arn,
             region=cfg.aws_region,
             log_retention_days=cfg.log_retention_days,
             tags=tags,

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from fraud_mlops import __version__
+from lambda_api import outcomes
 from lambda_api.events import LambdaEntry
 from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
@@ -53,7 +54,7 @@ def _doc(model: type, code: int) -> dict:
 
 _ERRORS = {code: _doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
 _DOC_MODELS = (ErrorResponse, Health, ScoreResponse)
-_ROUTES = "GET /health, GET /model, POST /v1/score (docs: GET /docs)"
+_ROUTES = "GET /health, GET /model, POST /v1/score, POST /v1/outcomes (docs: GET /docs)"
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -79,6 +80,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
     else:
         request_schema = _NO_MODEL_SCHEMA
         install_openapi(app, dict, _DOC_MODELS)
+    app.include_router(outcomes.router())  # POST /v1/outcomes (lambda_api/outcomes.py)
 
     # Every 4xx in the documented shape, {"detail", "errors"}, also for unknown routes/methods.
     @app.exception_handler(HTTPException)

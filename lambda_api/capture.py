@@ -24,28 +24,24 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import orjson
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from fraud_mlops import capture_format as cf
-from fraud_mlops.settings_base import BLANK_IS_UNSET, EnvSettings, secret_value
+from fraud_mlops.outcomes import ClaimKeySettings
+from fraud_mlops.settings_base import BLANK_IS_UNSET, secret_value
 
 logger = logging.getLogger("fraud_mlops.api")
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-class CaptureSettings(EnvSettings):
-    """Score capture (README: configuration reference)."""
+class CaptureSettings(ClaimKeySettings):
+    """Score capture (README: configuration reference). The salt (``CAPTURE_KEY_SALT``) is
+    :class:`fraud_mlops.outcomes.ClaimKeySettings`'s, shared with outcomes."""
 
     enabled: Annotated[bool, BLANK_IS_UNSET] = Field(
         True,
         validation_alias="CAPTURE_ENABLED",
         description="capture every scored claim (needs CAPTURE_KEY_SALT)",
-    )
-    key_salt: SecretStr | None = Field(
-        None,
-        validation_alias="CAPTURE_KEY_SALT",
-        description="HMAC salt of the captured claim key; the same salt hashes outcomes. "
-        "Unset = capture off (logged once)",
     )
     sink: Annotated[Path | None, BLANK_IS_UNSET] = Field(
         None,

@@ -59,6 +59,8 @@ LIBRARY = (
     "settings_base.py",
     "store_layout.py",
     "capture_format.py",
+    "outcomes.py",
+    "outcome_store.py",
     "preprocessing.py",
     "artifact.py",
     "drift.py",

@@ -23,16 +23,18 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
+    from fraud_mlops.labels import LabelSettings
     from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS
     from lambda_api.capture import CaptureSettings
+    from lambda_api.outcomes import OutcomeApiSettings
     from lambda_api.settings import ApiSettings
     from lambda_api.shadow import ShadowSettings
 
     return {
-        "library": [Settings, AdlsSettings],
-        "api": [ApiSettings, CaptureSettings, ShadowSettings],
+        "library": [Settings, AdlsSettings, LabelSettings],
+        "api": [ApiSettings, CaptureSettings, ShadowSettings, OutcomeApiSettings],
         "warehouse": [WarehouseSettings],
         "notify": [EmailSettings],
         "stack": list(SECTIONS),

@@ -31,7 +31,7 @@ from fraud_mlops.contracts import (
     RunClaims,
     RunParameters,
 )
-from fraud_mlops.errors import ConfigError, ModelError
+from fraud_mlops.errors import ConfigError, DataValidationError, ModelError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,8 +116,10 @@ def load_run_claims(
     run_id: str,
     *,
     settings: Settings,
+    labels: str = "data",
 ) -> RunClaims:
-    """Synthetic claims, or the user's file validated against ``schema_ref``; written to raw/.
+    """Synthetic claims, the user's file validated against ``schema_ref``, or (``labels=
+    "outcomes"``) captured scores labelled by outcomes (:mod:`fraud_mlops.labels`); to raw/.
 
     Claims that cannot train (too few, one class, a split short of frauds) are refused BEFORE
     the run's raw/claims partition is written (:func:`fraud_mlops.readiness.check_trainable`).
@@ -129,6 +131,15 @@ def load_run_claims(
 
     schema = load_schema(schema_ref)
     warnings: list[str] = []
+    if labels not in ("data", "outcomes"):
+        raise ConfigError(f"--labels {labels!r}: use data (the default) or outcomes")
+    if labels == "outcomes":
+        if input_uri:
+            raise ConfigError(
+                "--labels outcomes trains on captured scores and outcomes: drop --input-uri "
+                "(or use --labels data to train on the file)"
+            )
+        return _outcome_labelled_claims(schema, run_id, settings)
     if input_uri:
         raw = read_table(input_uri, schema.csv)
         frame = validate_claims(raw, schema, source=input_uri)
@@ -150,6 +161,25 @@ def load_run_claims(
     warnings += check_trainable(frame, schema, input_uri or "synthetic claims")
     lake = Lakehouse(settings.lakehouse_uri)
     written = lake.write(RAW_CLAIMS, run_id, frame)
+    return RunClaims(frame, schema.to_dict(), written.uri, warnings)
+
+
+def _outcome_labelled_claims(schema: Any, run_id: str, settings: Settings) -> RunClaims:
+    from fraud_mlops.ingest import validate_claims
+    from fraud_mlops.labels import SOURCE, LabelSettings, claims_from_outcomes
+    from fraud_mlops.lakehouse import RAW_CLAIMS, Lakehouse
+    from fraud_mlops.progress import say
+    from fraud_mlops.readiness import check_trainable
+
+    maturity = LabelSettings.from_env().maturity_days
+    raw, counts = claims_from_outcomes(settings.lakehouse_uri, schema, maturity_days=maturity)
+    say(counts.report())
+    frame = validate_claims(raw, schema, source=SOURCE)
+    try:
+        warnings = check_trainable(frame, schema, SOURCE)
+    except DataValidationError as exc:  # the same rules, with where the claims came from
+        raise DataValidationError(SOURCE, [counts.report(), *exc.problems]) from None
+    written = Lakehouse(settings.lakehouse_uri).write(RAW_CLAIMS, run_id, frame)
     return RunClaims(frame, schema.to_dict(), written.uri, warnings)
 
 

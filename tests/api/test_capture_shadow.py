@@ -17,7 +17,7 @@ import pytest
 from fraud_mlops import capture_format as cf
 from tests.api.conftest import build_artifact
 
-SALT = "shadow-salt"
+SALT = "shadow-salt-0123456789"
 SHADOW_VERSION = "20260301T000000Z-shadow"
 
 

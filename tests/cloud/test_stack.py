@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fraud_mlops.cloud.stack import StackOutputs, load_stack_outputs
+from fraud_mlops.cloud.stack import StackOutputs, load_stack_outputs, secret_output
 from fraud_mlops.errors import ConfigError
 
 
@@ -66,3 +66,25 @@ def test_metaflow_config_accepts_a_json_string_and_rejects_other_shapes():
         StackOutputs("dev", {"metaflow_config": "nope"}).metaflow_config()
     with pytest.raises(ConfigError, match="not a map"):
         StackOutputs("dev", {"metaflow_config": [1]}).metaflow_config()
+
+
+def test_a_hanging_pulumi_becomes_a_clear_error(tmp_path, monkeypatch):
+    _fake_pulumi(tmp_path / "bin", "sleep 5\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr("fraud_mlops.cloud.stack.PULUMI_TIMEOUT_S", 0.2)
+    with pytest.raises(ConfigError, match=r"did not answer in 0.2 s: check `pulumi whoami`"):
+        load_stack_outputs("dev")
+    with pytest.raises(ConfigError, match=r"--show-secrets --stack dev` did not answer"):
+        secret_output("dev", "metaflow_service_auth_key")
+
+
+def test_secret_output_reads_one_value_and_reports_failures(tmp_path, monkeypatch):
+    _fake_pulumi(
+        tmp_path / "bin",
+        'if [ "$*" = "stack output auth_key --show-secrets --stack dev" ]; then echo s3cr3t; '
+        'else echo "error: no output named $3" >&2; exit 1; fi\n',
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    assert secret_output("dev", "auth_key") == "s3cr3t"
+    with pytest.raises(ConfigError, match="failed: error: no output named other"):
+        secret_output("dev", "other")

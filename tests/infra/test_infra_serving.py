@@ -43,13 +43,15 @@ def test_model_version_and_name_come_from_stack_config(build):
 
 def test_lambda_reads_only_the_models_prefix_and_writes_its_logs(dev):
     doc = policy_of(dev, "fraud-mlops-dev-score")
-    models = dev.outputs["models_bucket"]
+    models, lake = dev.outputs["models_bucket"], dev.outputs["lakehouse_bucket"]
     resources = {r for s in doc["Statement"] for r in s["Resource"]}
     s3 = {r for r in resources if r.startswith("arn:aws:s3")}
-    assert s3 == {f"arn:aws:s3:::{models}/claims-fraud/*", f"arn:aws:s3:::{models}"}
+    outcomes = {f"arn:aws:s3:::{lake}/lakehouse/outcomes/*", f"arn:aws:s3:::{lake}"}
+    assert s3 == {f"arn:aws:s3:::{models}/claims-fraud/*", f"arn:aws:s3:::{models}", *outcomes}
     actions = {a for s in doc["Statement"] for a in s["Action"]}
     assert actions == {
         "s3:GetObject",
+        "s3:PutObject",  # outcomes/ only: tests/infra/test_serving_outcomes.py
         "s3:ListBucket",
         "kms:Decrypt",
         "logs:CreateLogStream",

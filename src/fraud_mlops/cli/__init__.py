@@ -16,7 +16,16 @@ from fraud_mlops import __version__
 from fraud_mlops.errors import FraudMlopsError
 
 # Command groups, in the order --help lists them. Each module defines register(subparsers).
-COMMAND_MODULES = ("data", "model", "serve", "warehouse", "platform", "cloud", "release")
+COMMAND_MODULES = (
+    "data",
+    "model",
+    "serve",
+    "evidence",
+    "warehouse",
+    "platform",
+    "cloud",
+    "release",
+)
 
 DESCRIPTION = """\
 Insurance-claims fraud detection: data, training, scoring and the platform around them.
@@ -32,6 +41,8 @@ examples:
   fraud-mlops ingest --input claims.csv --schema my_schema.yaml
   fraud-mlops models                                # model versions, the champion marked
   fraud-mlops serve                                 # the champion behind the API on :8000
+  fraud-mlops scores --from 2026-12-01 --summary    # captured scores: counts, flag rate
+  fraud-mlops outcomes ingest --input cases.csv     # investigators' outcomes into outcomes/
   fraud-mlops warehouse query "SELECT * FROM RUN_OVERVIEW"
   fraud-mlops flow trigger --stack dev --wait       # train on Step Functions + Batch
   fraud-mlops <command> --help                      # every command explains its options

@@ -116,26 +116,18 @@ def load_stack_outputs(
             "or save them elsewhere with `pulumi stack output --json -s STACK > outputs.json` "
             "and pass --stack-outputs outputs.json."
         )
-    try:
-        proc = subprocess.run(
-            [pulumi, "stack", "output", "--json", "--stack", stack],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=PULUMI_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(
-            f"`pulumi stack output --json --stack {stack}` did not answer in "
-            f"{PULUMI_TIMEOUT_S} s: check `pulumi whoami` and your backend login"
-        ) from None
+    command = f"`pulumi stack output --json --stack {stack}`"
+    proc = _run_pulumi(
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        cwd,
+        f"{command} did not answer in {PULUMI_TIMEOUT_S} s: check `pulumi whoami` and your "
+        "backend login",
+    )
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise ConfigError(
-            f"`pulumi stack output --json --stack {stack}` failed: "
-            f"{detail[-1] if detail else 'no output'}. Check the stack name (`pulumi stack ls`) "
-            "and that you are logged in to its backend (`pulumi login`)."
+            f"{command} failed: {detail[-1] if detail else 'no output'}. Check the stack name "
+            "(`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
         )
     try:
         values = json.loads(proc.stdout or "{}")
@@ -154,22 +146,28 @@ def secret_output(stack: str, name: str, *, cwd: str | Path | None = None) -> st
     command = f"`pulumi stack output {name} --show-secrets --stack {stack}`"
     if pulumi is None:
         raise ConfigError(f"the `pulumi` CLI is not on PATH: {command} is needed for {name}")
-    try:
-        proc = subprocess.run(
-            [pulumi, "stack", "output", name, "--show-secrets", "--stack", stack],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=PULUMI_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"{command} did not answer in {PULUMI_TIMEOUT_S} s") from None
+    proc = _run_pulumi(
+        [pulumi, "stack", "output", name, "--show-secrets", "--stack", stack],
+        cwd,
+        f"{command} did not answer in {PULUMI_TIMEOUT_S} s",
+    )
     value = (proc.stdout or "").strip()
     if proc.returncode != 0 or not value:
         detail = (proc.stderr or "").strip().splitlines()
         raise ConfigError(f"{command} failed: {detail[-1] if detail else 'no value'}")
     return value
+
+
+def _run_pulumi(
+    argv: list[str], cwd: str | Path | None, timeout_message: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``pulumi`` read command; a hang becomes a ConfigError saying what to check."""
+    try:
+        return subprocess.run(
+            argv, capture_output=True, text=True, cwd=cwd, timeout=PULUMI_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(timeout_message) from None
 
 
 def _checked(stack: str, values: Any, source: str) -> StackOutputs:
