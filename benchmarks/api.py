@@ -299,7 +299,7 @@ def capture_rows(blocks: int = 20, per: int = 200) -> list[Row]:
 
         configure_logging("INFO", null)
         off, _ = _capture_handler(model_dir, root / "cache", null, CAPTURE_ENABLED="false")
-        salt = {"CAPTURE_KEY_SALT": "bench-salt"}
+        salt = {"CAPTURE_KEY_SALT": "bench-salt-not-a-secret-0123"}  # >= 16 characters
         log_only, held = _capture_handler(model_dir, root / "cache", null, **salt)
         sink, held_sink = _capture_handler(
             model_dir, root / "cache", null, CAPTURE_SINK=str(root / "lake"), **salt
