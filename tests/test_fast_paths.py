@@ -303,3 +303,29 @@ def test_equal_contributions_keep_the_model_feature_order(scorers):
     for n in (1, 3):
         batch = scorer.results(np.zeros(n), np.repeat(contrib, n, axis=0), unknown.repeat(n, 0))
         assert [[f for f, _ in r] for r in batch.reasons] == [expected] * n
+
+
+def test_a_preprocessor_pickles_to_the_same_bytes_in_every_process():
+    """Metaflow compares a foreach's artifacts by their bytes when it merges the branches: the
+    one-row plan must not hold sets, whose order follows the per-process string hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, pickle, sys; sys.path[:0] = sys.argv[1:]; "
+        "from tests.test_fast_paths import PRE; "
+        "print(hashlib.sha256(pickle.dumps(PRE)).hexdigest())"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, root, os.path.join(root, "src")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1, digests

@@ -327,11 +327,13 @@ class _OneRowPlan:
     parse, ...) returns None and the vectorised path handles it, with its errors.
     """
 
+    # Tuples, not sets: a plan pickles to the same bytes in every process (string hashing is
+    # salted per process, so a set's order is not), and Metaflow compares artifacts by bytes.
     # (name, log, median, iqr, sentinels, derived sources or None)
-    numeric: tuple[tuple[str, bool, float, float, frozenset, Any], ...]
+    numeric: tuple[tuple[str, bool, float, float, tuple[float, ...], Any], ...]
     indicators: tuple[int, ...]
     # (name, missing tokens, value -> code)
-    categorical: tuple[tuple[str, frozenset, dict[str, int]], ...]
+    categorical: tuple[tuple[str, tuple[str, ...], dict[str, int]], ...]
     required: tuple[str, ...]
     inputs: tuple[str, ...]
     log_positions: tuple[int, ...]
@@ -346,7 +348,7 @@ class _OneRowPlan:
                 float(f.median),
                 float(f.iqr),
                 # the batch path's np.isin on float64 sentinels: the same values as floats
-                frozenset(float(v) for v in np.array(f.missing_values, dtype=np.float64)),
+                tuple(float(v) for v in np.array(f.missing_values, dtype=np.float64)),
                 f.days_between,
             )
             for f in pre.numeric
@@ -356,7 +358,7 @@ class _OneRowPlan:
             lookup: dict[str, int] = {}
             for key, code in zip(keys.tolist(), index.tolist(), strict=True):
                 lookup.setdefault(key, code)  # searchsorted finds the first of equal keys
-            categorical.append((f.name, frozenset(tok.tolist()), lookup))
+            categorical.append((f.name, tuple(tok.tolist()), lookup))
         return cls(
             numeric=numeric,
             indicators=tuple(int(i) for i in pre._lookup["ind_idx"]),
