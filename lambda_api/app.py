@@ -12,7 +12,6 @@ integrations through Mangum, the rest with a 400 or the warm-up document) and ne
 from __future__ import annotations
 
 import os
-from http import HTTPStatus
 
 # Before numpy loads: one BLAS thread. The scorer holds BLAS to one thread for batches anyway
 # (fraud_mlops.scoring.SINGLE_THREAD_FROM) and small products never use more, while starting
@@ -31,28 +30,16 @@ from lambda_api.events import LambdaEntry
 from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
 from lambda_api.models import ErrorResponse, Health, ScoreResponse
-from lambda_api.openapi import install_openapi
+from lambda_api.openapi import install_openapi, response_doc
 from lambda_api.service import ApiError, clip, read_body, require_json
 from lambda_api.telemetry import configure_metrics, traced
 
 JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
 _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
-
-
-def _doc(model: type, code: int) -> dict:
-    """An OpenAPI response documented by ``model``'s schema (a component, see install_openapi).
-
-    Plain OpenAPI instead of FastAPI's ``{"model": ...}``: that one builds a response field per
-    route at app creation (and imports pydantic.v1 to ask whether the model is a v1 one), which
-    only documentation needs; the document is generated on the first GET /openapi.json.
-    """
-    description = "Successful Response" if code == 200 else HTTPStatus(code).phrase
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"description": description, "content": {JSON: {"schema": ref}}}
-
-
-_ERRORS = {code: _doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
+# Responses documented as plain OpenAPI (lambda_api.openapi.response_doc), their models' schemas
+# added to the document when it is first asked for.
+_ERRORS = {code: response_doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
 _DOC_MODELS = (ErrorResponse, Health, ScoreResponse)
 _ROUTES = "GET /health, GET /model, POST /v1/score, POST /v1/outcomes (docs: GET /docs)"
 
@@ -115,13 +102,15 @@ def create_app(holder: ModelHolder) -> FastAPI:
     def unavailable() -> Response:
         return _json(ApiError(503, f"no model loaded: {holder.reason}").body(), 503)
 
-    @app.get("/health", responses={200: _doc(Health, 200)}, summary="liveness and the model")
+    @app.get(
+        "/health", responses={200: response_doc(Health, 200)}, summary="liveness and the model"
+    )
     async def health() -> Response:
         return _json(orjson.dumps(holder.health()))
 
     @app.get(
         "/model",
-        responses={200: {"description": "manifest summary"}, 503: _doc(ErrorResponse, 503)},
+        responses={200: {"description": "manifest summary"}, 503: response_doc(ErrorResponse, 503)},
         summary="the served model: version, metrics, threshold, schema",
     )
     async def model() -> Response:
@@ -130,7 +119,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
     @app.post(
         "/v1/score",
         summary="score 1 to MAX_BATCH_SIZE claims",
-        responses={200: _doc(ScoreResponse, 200), **_ERRORS},
+        responses={200: response_doc(ScoreResponse, 200), **_ERRORS},
         openapi_extra={
             "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}}
         },
