@@ -30,14 +30,17 @@ from lambda_api.events import LambdaEntry
 from lambda_api.loader import ModelHolder, register_snapstart
 from lambda_api.logs import RequestLogMiddleware, configure_logging
 from lambda_api.models import ErrorResponse, Health, ScoreResponse
-from lambda_api.openapi import install_openapi
+from lambda_api.openapi import install_openapi, response_doc
 from lambda_api.service import ApiError, clip, read_body, require_json
 from lambda_api.telemetry import configure_metrics, traced
 
 JSON = "application/json"
 # The request body schema when no model is loaded (every score request then answers 503).
 _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /health"}
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)}
+# Responses documented as plain OpenAPI (lambda_api.openapi.response_doc), their models' schemas
+# added to the document when it is first asked for.
+_ERRORS = {code: response_doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
+_DOC_MODELS = (ErrorResponse, Health, ScoreResponse)
 _ROUTES = "GET /health, GET /model, POST /v1/score, POST /v1/outcomes (docs: GET /docs)"
 
 
@@ -57,11 +60,13 @@ def create_app(holder: ModelHolder) -> FastAPI:
     settings = holder.settings
     version = holder.service.model_version if holder.service is not None else None
     configure_metrics(settings.metrics_namespace, version, enabled=not settings.metrics_disabled)
+    request_schema: dict = {"$ref": "#/components/schemas/ScoreRequest"}
     if holder.service is not None:
-        request_schema, components = holder.service.requests.openapi_components()
+        requests = holder.service.requests
+        install_openapi(app, lambda: requests.openapi_components()[1], _DOC_MODELS)
     else:
-        request_schema, components = _NO_MODEL_SCHEMA, {}
-    install_openapi(app, components)
+        request_schema = _NO_MODEL_SCHEMA
+        install_openapi(app, dict, _DOC_MODELS)
     app.include_router(outcomes.router())  # POST /v1/outcomes (lambda_api/outcomes.py)
 
     # Every 4xx in the documented shape, {"detail", "errors"}, also for unknown routes/methods.
@@ -97,13 +102,15 @@ def create_app(holder: ModelHolder) -> FastAPI:
     def unavailable() -> Response:
         return _json(ApiError(503, f"no model loaded: {holder.reason}").body(), 503)
 
-    @app.get("/health", responses={200: {"model": Health}}, summary="liveness and the model")
+    @app.get(
+        "/health", responses={200: response_doc(Health, 200)}, summary="liveness and the model"
+    )
     async def health() -> Response:
         return _json(orjson.dumps(holder.health()))
 
     @app.get(
         "/model",
-        responses={200: {"description": "manifest summary"}, 503: {"model": ErrorResponse}},
+        responses={200: {"description": "manifest summary"}, 503: response_doc(ErrorResponse, 503)},
         summary="the served model: version, metrics, threshold, schema",
     )
     async def model() -> Response:
@@ -112,7 +119,7 @@ def create_app(holder: ModelHolder) -> FastAPI:
     @app.post(
         "/v1/score",
         summary="score 1 to MAX_BATCH_SIZE claims",
-        responses={200: {"model": ScoreResponse}, **_ERRORS},
+        responses={200: response_doc(ScoreResponse, 200), **_ERRORS},
         openapi_extra={
             "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}}
         },

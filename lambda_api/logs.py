@@ -21,6 +21,11 @@ from typing import Any
 
 import orjson
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import (
+    RESERVED_LOG_ATTRS,
+    LambdaPowertoolsFormatter,
+    _get_context,
+)
 
 from lambda_api import telemetry
 
@@ -52,7 +57,79 @@ def _dumps(entry: dict[str, Any]) -> str:
     return orjson.dumps(entry, default=str).decode()
 
 
-logger = Logger(service=SERVICE, logger_handler=_handler, json_serializer=_dumps)
+_RESERVED = frozenset(RESERVED_LOG_ATTRS)
+
+
+class _Formatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter with a cheaper path for plain records: the same line.
+
+    Every request writes one line, and Powertools' ``format`` (a copy of the record's dict, a
+    ``strftime`` per line, a comprehension over every record attribute, three exception probes)
+    cost about as much as a trivial request. For a record with a ``str`` message that is not
+    JSON, no arguments, no exception (so no stack trace either) and the default time format,
+    this builds the identical dict (same keys, same order, ``None`` dropped) with the date and
+    time formatted once per second; anything else goes through Powertools' own ``format``
+    (tests/api/test_telemetry.py compares the two).
+    """
+
+    _second: tuple[int, str, str] = (-1, "", "")
+
+    _text_messages: frozenset[str] = frozenset()
+
+    def _plain(self, record: logging.LogRecord) -> bool:
+        if not (
+            record.exc_info is None
+            and not record.args
+            and record.stack_info is None
+            and type(record.msg) is str
+            and not self.use_rfc3339_iso8601
+            and not self.datefmt
+        ):
+            return False
+        if record.msg in self._text_messages:
+            return True
+        # Powertools JSON-decodes a str message ('{"a": 1}' is logged as an object): the cheap
+        # path takes only messages that are not JSON, learnt once each ("request", ...).
+        try:
+            self.json_deserializer(record.msg)
+        except (ValueError, TypeError):
+            if len(self._text_messages) < 64:
+                self._text_messages = self._text_messages | {record.msg}
+            return True
+        return False
+
+    def _asctime(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        cached = self._second
+        if cached[0] != second:
+            head, tail = self.default_time_format.split(self.custom_ms_time_directive)
+            stamp = self.converter(record.created)
+            cached = self._second = (second, time.strftime(head, stamp), time.strftime(tail, stamp))
+        return f"{cached[1]}{int(record.msecs):03d}{cached[2]}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._plain(record):
+            return super().format(record)
+        attrs = record.__dict__
+        attrs["asctime"] = self._asctime(record)
+        line: dict[str, Any] = {}
+        for keys in (self.log_format, _get_context().get()):
+            for key, value in keys.items():
+                line[key] = value % attrs if value and key in _RESERVED else value
+        for key, value in attrs.items():
+            if key not in _RESERVED:
+                line[key] = value
+        line["message"] = record.msg
+        # (no exception: Powertools' exception keys would be None, and None values are dropped)
+        line["xray_trace_id"] = self._get_latest_trace_id()
+        return self.serialize({k: v for k, v in line.items() if v is not None})
+
+
+logger = Logger(
+    service=SERVICE,
+    logger_handler=_handler,
+    logger_formatter=_Formatter(json_serializer=_dumps),
+)
 
 
 class _FlattenFields(logging.Filter):

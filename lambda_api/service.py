@@ -198,6 +198,7 @@ class ScoringService:
             for name, column in schema.date_columns.items()
             if name in schema.scoring_columns
         ]
+        self.columns_read = [*self.numeric, *self.categorical, *self.dates]
         # A request body can never legitimately be larger than this; refuse before parsing.
         self.max_body_bytes = max(65_536, 4096 * requests.max_batch_size)
         # Called with (claims, batch, request_id) after each answer is built: score capture and
@@ -244,15 +245,16 @@ class ScoringService:
         )
 
     def columns(self, claims: list[dict[str, Any]]) -> dict[str, Any]:
-        """Columns for the scorer; missing optional values become NaN / None."""
-        cols: dict[str, Any] = {}
-        for name, required in self.numeric:
-            values = [c[name] for c in claims] if required else [c.get(name) for c in claims]
-            cols[name] = np.array(values, dtype=np.float64)  # None -> NaN
-        for name, required in (*self.categorical, *self.dates):
-            # Plain lists: all-string columns become a fast fixed-width str array downstream.
-            cols[name] = [c[name] for c in claims] if required else [c.get(name) for c in claims]
-        return cols
+        """Columns for the scorer: plain lists, None for a missing optional value.
+
+        Plain lists for every column: the preprocessor turns a batch's into arrays in one call
+        each (numbers to float64, None to NaN; all-string columns to a fixed-width str array),
+        and scores a single claim of plain values on its scalar path, with no arrays at all.
+        """
+        return {
+            name: [c[name] for c in claims] if required else [c.get(name) for c in claims]
+            for name, required in self.columns_read
+        }
 
     def score(self, body: bytes, request_id: str = "") -> tuple[bytes, int, int]:
         """Score a request body; return the JSON response, the batch size and claims flagged."""

@@ -161,7 +161,11 @@ class _NumericEmbedding:
         if self.kind == "linear_relu":
             self.weight, self.bias = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
         elif self.kind == "periodic":
-            self.freq = (2 * np.pi * g["periodic.weight"].astype(np.float64)).astype(dt)
+            # Exactly torch's float32 product: rtdl computes ``2 * math.pi * weight`` on a float32
+            # tensor, i.e. float32(2 pi) * w rounded to float32. Rounding the float64 product
+            # instead is 1 ulp off for about a third of the frequencies, which matters once the
+            # angle (2 pi w) x is large: the ulp grows with it and sin/cos move by as much.
+            self.freq = (np.float32(2 * np.pi) * g["periodic.weight"].astype(np.float32)).astype(dt)
             self.lin_w, self.lin_b = g["linear.weight"].astype(dt), g["linear.bias"].astype(dt)
         elif self.kind == "piecewise_linear":
             self.w0, self.b0 = g["linear0.weight"].astype(dt), g["linear0.bias"].astype(dt)
@@ -314,6 +318,14 @@ class NeuralNet:
         u_cat = self.cat_table[categorical + self.offsets]
         return u_num, u_cat
 
+    def reference_parts(
+        self, reference_numeric: np.ndarray, reference_categorical: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The occlusion reference's first-layer terms ``[p, 1, kH]`` and ``[1, c, kH]``."""
+        return self._parts(
+            reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
+        )
+
     def _first_layer(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """The first linear layer's output ``[n, kH]`` (one product for all numeric inputs)."""
         rep = self.embed(numeric.astype(self.dtype, copy=False))
@@ -364,6 +376,7 @@ class NeuralNet:
         n_features: int,
         reference_numeric: np.ndarray,
         reference_categorical: np.ndarray,
+        reference_parts: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits ``[n]`` and per-feature occlusion contributions ``[n, n_features]``.
 
@@ -373,6 +386,7 @@ class NeuralNet:
             n_features: numeric features + categorical features (categoricals come last).
             reference_numeric: ``[p]`` the reference inputs (0: median, not missing).
             reference_categorical: ``[c]`` the reference code of each categorical feature.
+            reference_parts: :meth:`reference_parts` of the two, when the caller keeps them.
         """
         n = numeric.shape[0]
         rep = self.embed(numeric.astype(self.dtype, copy=False))  # [n, p, d]
@@ -385,8 +399,8 @@ class NeuralNet:
         z0 = u_num.sum(axis=0)
         z0 += u_cat.sum(axis=0)
         z0 += self.first_b  # [n, kH]
-        ref_num, ref_cat = self._parts(
-            reference_numeric[None, :].astype(self.dtype), reference_categorical[None, :]
+        ref_num, ref_cat = reference_parts or self.reference_parts(
+            reference_numeric, reference_categorical
         )  # [p, 1, kH], [1, c, kH]
         width = z0.shape[1]
         f_num = numeric_groups.shape[1]
@@ -396,16 +410,47 @@ class NeuralNet:
         # are, block 1 + f the claims with feature f at its reference.
         stacked = np.empty((n_features + 1, n, width), dtype=self.dtype)
         stacked[0] = z0
-        # numeric inputs -> schema features: [f, p] @ [p, n*kH] of (reference - input) terms
+        # numeric inputs -> schema features: each feature's first input dim (its value), then
+        # the others it owns (a missing indicator) added in; no [f, p] @ [p, n*kH] product of
+        # mostly zeros over every claim
         np.subtract(ref_num, u_num, out=u_num)
-        grouped = numeric_groups.T @ u_num.reshape(u_num.shape[0], n * width)
-        np.add(grouped.reshape(f_num, n, width), z0, out=stacked[1 : 1 + f_num])
+        first, extra = _group_dims(numeric_groups)
+        if first is None:  # the usual layout: feature f's value is input dim f
+            np.add(u_num[:f_num], z0, out=stacked[1 : 1 + f_num])
+        else:
+            np.add(u_num[first], z0, out=stacked[1 : 1 + f_num])
+        for dim, feature in extra:
+            stacked[1 + feature] += u_num[dim]
         np.subtract(ref_cat[0][:, None, :], u_cat, out=stacked[1 + f_num :])
         stacked[1 + f_num :] += z0
         logits = self._rest(stacked.reshape((n_features + 1) * n, width))
         logits = logits.reshape(n_features + 1, n)
         full = logits[0].astype(np.float64)
         return full, (logits[0] - logits[1:]).T.astype(np.float64)
+
+
+def _group_dims(groups: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
+    """For a ``[p, f_num]`` 0/1 group matrix: each feature's first dim (None when that is
+    simply dim f for feature f) and the ``(dim, feature)`` pairs of the other dims."""
+    key = (groups.shape, groups.tobytes())
+    cached = _GROUP_DIMS.get(key)
+    if cached is None:
+        rows, cols = np.nonzero(groups)
+        first = np.full(groups.shape[1], -1, dtype=np.intp)
+        extra = []
+        for dim, feature in zip(rows.tolist(), cols.tolist(), strict=True):
+            if first[feature] < 0:
+                first[feature] = dim
+            else:
+                extra.append((dim, feature))
+        if (first < 0).any():
+            raise ModelError("a numeric feature has no input dims in the feature groups")
+        identity = bool((first == np.arange(first.size)).all())
+        cached = _GROUP_DIMS[key] = (None if identity else first, extra)
+    return cached
+
+
+_GROUP_DIMS: dict[tuple, tuple[np.ndarray | None, list[tuple[int, int]]]] = {}
 
 
 def feature_groups(source_of_numeric_dim: Sequence[str], numeric_features: Sequence[str]):

@@ -23,6 +23,7 @@ This module is on the scoring path: numpy only (never pandas or torch).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -116,6 +117,7 @@ class Preprocessor:
             vocabs.append((keys[order], (order + 1).astype(np.int64)))
         lk["vocabs"] = vocabs
         lk["tokens"] = [np.array(f.missing_values, dtype=str) for f in self.categorical]
+        lk["one"] = _OneRowPlan.build(self, vocabs, lk["tokens"])
 
     # -- shape of the model inputs ---------------------------------------------------------
     @property
@@ -167,9 +169,12 @@ class Preprocessor:
             DataValidationError: a required column is absent, lengths differ, a numeric column
                 holds text or infinities, or a log-transformed amount is negative.
         """
+        lk = self._lookup
+        one = lk["one"].transform(columns)
+        if one is not None:  # one claim of plain values: the scalar path, same numbers
+            return one
         n = _batch_length(columns, self)
         problems: list[str] = []
-        lk = self._lookup
         x = np.empty((n, len(self.numeric)), dtype=np.float64)
         absent = [
             f"column {name!r}: missing (it is a required feature; send null if unknown)"
@@ -301,6 +306,155 @@ class Preprocessor:
                 f"the preprocessing section of the model manifest is malformed ({exc!r}); "
                 "the artifact was not written by fraud_mlops.artifact.export_artifact."
             ) from None
+
+
+_PLAIN_NUMBERS = (int, float)
+
+
+@dataclass(frozen=True)
+class _OneRowPlan:
+    """The scalar path of :meth:`Preprocessor.transform` for a single row of plain values.
+
+    At one row, the vectorised path is a few dozen numpy calls on one-element arrays, each
+    dominated by array creation. This path does the same arithmetic on Python floats (IEEE
+    double, like numpy's elementwise ``-`` and ``/``), ``log1p`` through numpy's own ufunc, and
+    vocabulary lookups in a dict built from the very keys the vectorised path searches, so its
+    output is bit-identical (tests/test_preprocessing.py holds the two paths to equality).
+
+    It only takes the easy case: every column a list (or tuple) of length 1, numbers that are
+    ``int``/``float``/None, categories that are ``str``/None. Anything else (a DataFrame, numpy
+    columns, a missing required column, an infinite or negative-log value, dates that do not
+    parse, ...) returns None and the vectorised path handles it, with its errors.
+    """
+
+    # Tuples, not sets: a plan pickles to the same bytes in every process (string hashing is
+    # salted per process, so a set's order is not), and Metaflow compares artifacts by bytes.
+    # (name, log, median, iqr, sentinels, derived sources or None)
+    numeric: tuple[tuple[str, bool, float, float, tuple[float, ...], Any], ...]
+    indicators: tuple[int, ...]
+    # (name, missing tokens, value -> code)
+    categorical: tuple[tuple[str, tuple[str, ...], dict[str, int]], ...]
+    required: tuple[str, ...]
+    inputs: tuple[str, ...]
+    log_positions: tuple[int, ...]
+    numeric_dim: int
+
+    @classmethod
+    def build(cls, pre: Preprocessor, vocabs: list, tokens: list) -> _OneRowPlan:
+        numeric = tuple(
+            (
+                f.name,
+                f.log,
+                float(f.median),
+                float(f.iqr),
+                # the batch path's np.isin on float64 sentinels: the same values as floats
+                tuple(float(v) for v in np.array(f.missing_values, dtype=np.float64)),
+                f.days_between,
+            )
+            for f in pre.numeric
+        )
+        categorical = []
+        for f, (keys, index), tok in zip(pre.categorical, vocabs, tokens, strict=True):
+            lookup: dict[str, int] = {}
+            for key, code in zip(keys.tolist(), index.tolist(), strict=True):
+                lookup.setdefault(key, code)  # searchsorted finds the first of equal keys
+            categorical.append((f.name, tuple(tok.tolist()), lookup))
+        return cls(
+            numeric=numeric,
+            indicators=tuple(int(i) for i in pre._lookup["ind_idx"]),
+            categorical=tuple(categorical),
+            required=tuple(name for name, req in pre._required_inputs() if req),
+            inputs=tuple(pre.input_columns),
+            log_positions=tuple(j for j, f in enumerate(pre.numeric) if f.log),
+            numeric_dim=pre.numeric_dim,
+        )
+
+    def transform(self, columns: Mapping[str, Any]) -> FeatureBatch | None:
+        """The one row's model inputs, or None when the vectorised path must handle it."""
+        if not isinstance(columns, dict):
+            return None
+        present = 0
+        for name in self.inputs:
+            col = columns.get(name)
+            if col is None:
+                if name in columns:
+                    return None
+                continue
+            if type(col) not in (list, tuple) or len(col) != 1:
+                return None
+            present += 1
+        if not present:
+            return None
+        for name in self.required:
+            if name not in columns:
+                return None
+        values: list[float] = []
+        missing: list[bool] = []
+        nan = math.nan
+        for name, _log, _median, _iqr, sentinels, derived in self.numeric:
+            if derived is not None:
+                problems: list[str] = []
+                v = float(derived_days(columns, derived, 1, problems)[0])
+                if problems:
+                    return None
+            else:
+                col = columns.get(name)
+                if col is None:
+                    v = nan
+                else:
+                    raw = col[0]
+                    if raw is None:
+                        v = nan
+                    elif type(raw) in _PLAIN_NUMBERS:
+                        try:
+                            v = float(raw)
+                        except OverflowError:
+                            return None
+                    else:
+                        return None
+                if v in sentinels:
+                    v = nan
+            if v != v:
+                missing.append(True)
+            elif v in (math.inf, -math.inf):
+                return None
+            else:
+                missing.append(False)
+            values.append(v)
+        if self.log_positions:
+            logged = [values[j] for j in self.log_positions]
+            if any(v < 0 for v in logged):
+                return None
+            for j, v in zip(self.log_positions, np.log1p(logged).tolist(), strict=True):
+                values[j] = v
+        row = [
+            0.0 if gone else (v - spec[2]) / spec[3]
+            for v, gone, spec in zip(values, missing, self.numeric, strict=True)
+        ]
+        row += [1.0 if missing[i] else 0.0 for i in self.indicators]
+        codes: list[int] = []
+        unknown: list[bool] = []
+        for name, tokens, lookup in self.categorical:
+            col = columns.get(name)
+            raw = None if col is None else col[0]
+            if raw is None:
+                codes.append(0)
+                unknown.append(False)
+                continue
+            if type(raw) is not str or raw.endswith("\x00"):  # numpy's str drops trailing NULs
+                return None
+            if raw in tokens:
+                codes.append(0)
+                unknown.append(False)
+                continue
+            code = lookup.get(raw)
+            codes.append(0 if code is None else code)
+            unknown.append(code is None)
+        return FeatureBatch(
+            numeric=np.array([row], dtype=np.float32).reshape(1, self.numeric_dim),
+            categorical=np.array([codes], dtype=np.int64).reshape(1, len(codes)),
+            unknown=np.array([unknown], dtype=bool).reshape(1, len(unknown)),
+        )
 
 
 def fit_preprocessing(

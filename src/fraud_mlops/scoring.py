@@ -75,6 +75,8 @@ class _Neural:
         self.ref_categorical = np.array(
             [int(np.argmax(c.counts)) for c in pre.categorical], dtype=np.int64
         )
+        # The reference's first-layer terms are the same for every request: computed once.
+        self.ref_parts = self.net.reference_parts(self.ref_numeric, self.ref_categorical)
 
     def logit(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         return self.net.logit(numeric, categorical)
@@ -87,6 +89,7 @@ class _Neural:
             self.n_features,
             self.ref_numeric,
             self.ref_categorical,
+            reference_parts=self.ref_parts,
         )
 
 
@@ -166,11 +169,15 @@ class Scorer:
         self.model_version = artifact.version
         self.slope, self.intercept = artifact.calibration
         self.top_reasons = top_reasons
-        self._blas = _blas_controller() if single_thread_blas else None
+        # threadpoolctl's view of BLAS, made on the first batch that needs it (a single claim
+        # never does, so a cold start does not pay for inspecting the loaded libraries)
+        self._single_thread_blas = single_thread_blas
+        self._blas: Any = None
         self.model = _family_model(arch, artifact.weights, pre)
         self.cardinalities = np.array(pre.cardinalities, dtype=np.int64)
         self.numeric_dim = pre.numeric_dim
         self.features = np.array(pre.feature_names, dtype=object)
+        self.feature_list = list(pre.feature_names)
         self.categorical_names = list(pre.categorical_names)
 
     def _check(self, numeric: np.ndarray, categorical: np.ndarray):
@@ -199,8 +206,13 @@ class Scorer:
             return np.asarray(self.model.logit(numeric, categorical), dtype=np.float64)
 
     def _threads(self, n: int) -> contextlib.AbstractContextManager:
-        if self._blas is None or n < SINGLE_THREAD_FROM:
+        if n < SINGLE_THREAD_FROM or not self._single_thread_blas:
             return contextlib.nullcontext()
+        if self._blas is None:
+            self._blas = _blas_controller()
+            if self._blas is None:  # threadpoolctl absent: never ask again
+                self._single_thread_blas = False
+                return contextlib.nullcontext()
         return self._blas.limit(limits=1)
 
     def contributions(self, batch: FeatureBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -213,14 +225,41 @@ class Scorer:
     def score(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> ScoreBatch:
         """Score a batch of raw claims (a DataFrame or a dict of column lists/arrays)."""
         batch = self.preprocessor.transform(columns)
-        logits, contrib = self.contributions(batch)
+        n = len(batch)
+        # The preprocessor's own output: shapes, dtypes and codes in range by construction, so
+        # not re-checked as contributions() checks a caller's arrays.
+        with self._threads(n):
+            logits, contrib = self.model.contributions(batch.numeric, batch.categorical)
+        return self.results(logits, contrib, batch.unknown)
+
+    def results(self, logits: np.ndarray, contrib: np.ndarray, unknown_mask: np.ndarray):
+        """The :class:`ScoreBatch` of ``n`` claims from their logits ``[n]``, contributions
+        ``[n, n_features]`` and unknown-category mask ``[n, n_categorical]``.
+
+        One claim takes a path without index arrays; it gives exactly what the batch path gives
+        for the same inputs (tests/test_fast_paths.py).
+        """
+        logits, contrib = np.asarray(logits, dtype=np.float64), np.asarray(contrib)
+        n = logits.shape[0]
         # Platt scaling from the manifest (identity for uncalibrated models): probabilities
         # investigators can read as rates; a positive slope keeps the ranking and the reasons.
-        probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
-        n = probability.shape[0]
+        if n == 1:  # the same IEEE operations on floats, and numpy's exp (as for a batch)
+            e = float(np.exp(-(self.slope * float(logits[0]) + self.intercept)))
+            p = 1.0 / (1.0 + e)
+            probability, flagged = np.array([p]), np.array([p >= self.threshold])
+        else:
+            probability = 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
+            flagged = probability >= self.threshold
         top = min(self.top_reasons, self.features.size)
-        if top:
-            idx = np.argsort(-contrib, axis=1)[:, :top]  # exact ties are vanishingly rare
+        if top and n == 1:  # one claim: the same order and values without index arrays
+            row = contrib[0].tolist()
+            idx = sorted(range(len(row)), key=row.__getitem__, reverse=True)[:top]  # stable
+            values = np.round(np.array([row[i] for i in idx]) * self.slope, 6).tolist()
+            reasons = [[(self.feature_list[i], v) for i, v in zip(idx, values, strict=True)]]
+        elif top:
+            # Stable: exactly equal contributions keep the model's feature order, in a batch as
+            # for a single claim.
+            idx = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
             names = self.features[idx.ravel()].tolist()
             picked = contrib[np.arange(n).repeat(top), idx.ravel()]
             # in units of the served (calibrated) logit; no float32 noise in the JSON
@@ -230,12 +269,12 @@ class Scorer:
         else:
             reasons = [[] for _ in range(n)]
         unknown: list[list[str]] = [[] for _ in range(n)]
-        if batch.unknown.any():
-            for row, col in zip(*np.nonzero(batch.unknown), strict=True):
+        if unknown_mask.any():
+            for row, col in zip(*np.nonzero(unknown_mask), strict=True):
                 unknown[row].append(self.categorical_names[col])
         return ScoreBatch(
             probability=probability,
-            flagged=probability >= self.threshold,
+            flagged=flagged,
             reasons=reasons,
             unknown=unknown,
             model_version=self.model_version,

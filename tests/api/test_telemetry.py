@@ -8,6 +8,7 @@ ones the release helper's alarms and dashboard use.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -269,3 +270,75 @@ def test_metrics_go_to_stdout_by_default(
     assert client.post("/v1/score", json={"claims": sample_claims[:1]}).status_code == 200
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')]
     assert len(lines) == 1 and lines[0]["Requests"] == [1.0]
+
+
+# -- the cheap paths give Powertools' own output -----------------------------------------------
+def test_each_request_document_is_the_one_powertools_serialises() -> None:
+    from lambda_api.telemetry import RequestMetrics
+
+    metrics = RequestMetrics("FraudMlops", "v7")
+    metrics.stream = stream = io.StringIO()
+    metrics.record(422, 1.25, claims=0, flagged=0)
+    metrics.record(200, 0.5, claims=3, flagged=2)
+    first, second = _emf(stream)
+    for doc, values in ((first, [1, 0, 0, 1.25, 1, 0]), (second, [1, 3, 2, 0.5, 0, 0])):
+        own = metrics._serialize([float(v) for v in values], doc["_aws"]["Timestamp"])
+        assert list(doc) == list(own)  # the same key order, as well as the same content
+        assert doc == own
+
+
+def _record(msg: Any, args: Any = None, exc_info: Any = None, **extra: Any) -> Any:
+    import logging
+
+    from lambda_api.logs import logger
+
+    return logger._logger.makeRecord(
+        logger._logger.name, logging.INFO, __file__, 42, msg, args, exc_info, "caller", extra
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["plain", "none_fields", "json_message", "args", "exception", "trace", "context", "appended"],
+)
+def test_the_cheap_log_formatter_writes_powertools_lines(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    from lambda_api.logs import logger
+
+    formatter = logger.registered_formatter
+    fields = {"request_id": "r-1", "status": 200, "latency_ms": 0.25, "batch_size": 1}
+    if case == "none_fields":
+        record = _record("request", **{**fields, "batch_size": None, "flagged": None})
+    elif case == "json_message":
+        record = _record('{"already": "json"}', **fields)  # Powertools logs it as an object
+    elif case == "args":
+        record = _record("loaded %s in %d ms", ("claims-fraud", 12))
+    elif case == "exception":
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            record = _record("request", exc_info=sys.exc_info(), **fields)
+    else:
+        record = _record("request", **fields)
+    if case == "trace":
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    with contextlib.ExitStack() as stack:
+        if case == "context":
+            stack.enter_context(logger.append_context_keys(tenant="t-1"))
+        if case == "appended":
+            logger.append_keys(stage="test")
+            stack.callback(logger.remove_keys, ["stage"])
+        cheap = formatter.format(record)
+        own = LambdaPowertoolsFormatter.format(formatter, record)
+    assert cheap == own
+    line = json.loads(cheap)
+    assert line["location"] == "caller:42" and "timestamp" in line
+    if case == "plain":
+        assert list(line)[:5] == ["level", "location", "message", "timestamp", "service"]
+    if case == "trace":
+        assert line["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    if case in ("context", "appended"):
+        assert line.get("tenant", line.get("stage")) in ("t-1", "test")
