@@ -29,6 +29,7 @@ from fraud_mlops.outcome_store import OutcomeConflictError, record_outcomes
 from fraud_mlops.outcomes import ClaimKeySettings, OutcomeBatchError, validate_outcomes
 from fraud_mlops.settings_base import BLANK_IS_UNSET, EnvSettings
 from lambda_api.models import ErrorResponse
+from lambda_api.openapi import response_doc
 from lambda_api.service import (
     MAX_LISTED_PROBLEMS,
     MAX_MESSAGE_CHARS,
@@ -152,7 +153,7 @@ def router(env: Mapping[str, str] | None = None) -> APIRouter:
         summary="record investigators' outcomes (1 to MAX_BATCH_SIZE)",
         responses={
             200: {"description": '{"recorded": N, "already_recorded": M, "message": "…"}'},
-            **{code: {"model": ErrorResponse} for code in (400, 409, 413, 415, 422, 503)},
+            **{code: response_doc(ErrorResponse, code) for code in (400, 409, 413, 415, 422, 503)},
         },
     )
     async def outcomes(request: Request) -> Response:

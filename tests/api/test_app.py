@@ -262,6 +262,12 @@ def test_openapi_documents_the_schema_fields(make_client: Any) -> None:
     assert claim["additionalProperties"] is False
     batch = doc["components"]["schemas"]["ScoreRequest"]["properties"]["claims"]
     assert batch["maxItems"] == 1000 and batch["minItems"] == 1
+    # Error answers of every route point at the one documented ErrorResponse schema.
+    outcomes = doc["paths"]["/v1/outcomes"]["post"]["responses"]
+    for code in ("400", "409", "413", "415", "422", "503"):
+        ref = outcomes[code]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ErrorResponse"
+    assert "errors" in doc["components"]["schemas"]["ErrorResponse"]["properties"]
 
 
 def test_one_json_log_line_per_request_without_claim_data(
