@@ -7,93 +7,14 @@ Client API is queried from a subprocess too, because Metaflow reads its datastor
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-FLOW = REPO / "flows" / "fraud_detection_flow.py"
-# Two epochs on 3,000 claims do not make a good model; the margin lets the gate promote it so the
-# tests exercise publishing (quality is measured by `make bench`, not here). `--trials 2` still
-# trains every family once (MLP, TabM, GBDT); 16 test frauds make selection use time-series CV.
-TINY = [
-    "--sample-size",
-    "3000",
-    "--trials",
-    "2",
-    "--max-epochs",
-    "2",
-    "--max-workers",
-    "2",
-    "--baseline-margin",
-    "1",
-]
+from tests.support.training_flow import REPO, TINY, read_run, run_flow
 
 pytestmark = pytest.mark.slow
-
-CLIENT = """
-import json, sys
-from metaflow import Run, namespace
-namespace(None)
-run = Run("FraudDetectionFlow/" + sys.argv[1])
-out = {"successful": run.successful}
-if run.successful:
-    from fraud_mlops.reports import run_summary
-    out["summary"] = run.data.summary
-    out["summary_text"] = run_summary(run.data.summary)
-    out["outputs"] = run.data.outputs
-    out["trials"] = run.data.trial_summaries
-tasks = list(run["train_trial"]) if "train_trial" in [s.id for s in run] else []
-out["trial_attempts"] = [int(t.metadata_dict.get("attempt", 0)) for t in tasks]
-out["trial_origin_runs"] = [t.metadata_dict.get("origin-run-id") for t in tasks]
-print(json.dumps(out, default=str))
-"""
-
-
-def _env(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "FRAUD_MLOPS_"))}
-    env.update(
-        USERNAME="tester",
-        METAFLOW_DATASTORE_SYSROOT_LOCAL=str(root / "metaflow"),
-        FRAUD_MLOPS_HOME=str(root / "home"),
-        PYTHONPATH=str(REPO / "src"),
-    )
-    for var in ("LAKEHOUSE_URI", "MODEL_STORE_URI", "MODEL_NAME"):
-        env.pop(var, None)
-    env.update(extra)
-    return env
-
-
-def _flow(
-    root: Path, command: str, *args: str, **extra: str
-) -> tuple[subprocess.CompletedProcess, str]:
-    id_file = root / f"run-id-{len(list(root.glob('run-id-*')))}"
-    proc = subprocess.run(
-        [sys.executable, str(FLOW), "--no-pylint", command, "--run-id-file", str(id_file), *args],
-        cwd=REPO,
-        env=_env(root, **extra),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    run_id = id_file.read_text().strip() if id_file.exists() else ""
-    return proc, run_id
-
-
-def _client(root: Path, run_id: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", CLIENT, run_id],
-        cwd=REPO,
-        env=_env(root),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +22,10 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict
     """A full run in which one trial fails once (test hook) and @retry recovers it."""
     root = tmp_path_factory.mktemp("flow")
     marker = root / "fail-once"
-    proc, run_id = _flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_ONCE_MARKER=str(marker))
+    proc, run_id = run_flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_ONCE_MARKER=str(marker))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert marker.exists()
-    info = _client(root, run_id)
+    info = read_run(root, run_id)
     info["output"] = proc.stdout + proc.stderr
     return root, run_id, info
 
@@ -192,9 +113,9 @@ def resumed_run(first_run) -> tuple[str, subprocess.CompletedProcess, str, dict]
     first run's store, so its evaluation re-scores the first run's champion.
     """
     root = first_run[0]
-    failed, failed_id = _flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_AT_STEP="publish")
-    resumed, resumed_id = _flow(root, "resume", "--origin-run-id", failed_id)
-    return failed_id, failed, resumed_id, {"proc": resumed, **_client(root, resumed_id)}
+    failed, failed_id = run_flow(root, "run", *TINY, FRAUD_MLOPS_FAIL_AT_STEP="publish")
+    resumed, resumed_id = run_flow(root, "resume", "--origin-run-id", failed_id)
+    return failed_id, failed, resumed_id, {"proc": resumed, **read_run(root, resumed_id)}
 
 
 def test_same_seed_same_metrics_and_the_gate_compares_with_the_champion(first_run, resumed_run):
@@ -236,7 +157,7 @@ def test_a_late_failure_resumes_reusing_finished_trials(resumed_run):
     ],
 )
 def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
-    proc, _ = _flow(tmp_path, "run", "--sample-size", "1000", *args)
+    proc, _ = run_flow(tmp_path, "run", "--sample-size", "1000", *args)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert message in output
@@ -258,63 +179,10 @@ def test_invalid_input_data_is_refused_in_start_and_leaves_no_partition(
 
     broken = tmp_path / "claims.csv"
     change(generate_claims(rows, seed=1)).to_csv(broken, index=False)
-    proc, run_id = _flow(tmp_path, "run", "--input-uri", str(broken), "--schema", "synthetic")
+    proc, run_id = run_flow(tmp_path, "run", "--input-uri", str(broken), "--schema", "synthetic")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in output
     assert "Traceback" not in output
     assert "prepare" not in output  # refused in start, before anything was written
     assert run_id and not (tmp_path / "home" / "lakehouse" / "raw" / "claims").exists()
-
-
-def test_trains_on_fraud_oracle_with_its_schema_file(tmp_path, fraud_oracle_path):
-    schema = REPO / "src" / "fraud_mlops" / "schemas" / "fraud_oracle.yaml"
-    proc, run_id = _flow(
-        tmp_path,
-        "run",
-        "--input-uri",
-        str(fraud_oracle_path),
-        "--schema",
-        str(schema),
-        "--trials",
-        "1",
-        "--max-epochs",
-        "3",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = _client(tmp_path, run_id)["summary"]
-    assert summary["rows"] == 15420
-    fraud_rate = 923 / 15420
-    for name, entry in summary["families"].items():
-        assert entry["test_pr_auc"] > fraud_rate, name  # every family learns on real claims
-    assert summary["selection"]["method"] == "validation"  # ~180 test frauds: enough to judge
-
-
-def test_trains_on_an_insurer_export_with_dates_and_question_marks(tmp_path):
-    """Day-first dates, '?' tokens, a Y/N label, ';' and decimal commas, a derived feature."""
-    from fraud_mlops.cli import main
-    from fraud_mlops.lakehouse import DRIFT, Lakehouse
-
-    export = tmp_path / "insurer_export.csv"
-    assert main(["generate", "--rows", "3000", "--format", "export", "--out", str(export)]) == 0
-    proc, run_id = _flow(
-        tmp_path,
-        "run",
-        "--input-uri",
-        str(export),
-        "--schema",
-        "insurer_export",
-        "--trials",
-        "1",
-        "--max-epochs",
-        "2",
-        "--baseline-margin",
-        "1",
-        MODEL_NAME="insurer-export",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = _client(tmp_path, run_id)["summary"]
-    assert summary["rows"] == 3000 and summary["promoted"]
-    assert summary["data_warnings"][0].startswith("the test split holds")
-    drift = Lakehouse(str(tmp_path / "home" / "lakehouse")).read(DRIFT, run_id).to_pandas()
-    assert "policy_tenure_days" in set(drift["feature"])
