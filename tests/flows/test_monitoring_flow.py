@@ -7,10 +7,8 @@ outcomes; the flow writes ``monitoring/*``, the embedded warehouse and the card.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from tests.support.monitoring_world import (
     utc,
     write_captures,
 )
+from tests.support.training_flow import read_run, run_flow
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "flows" / "monitoring_flow.py"
@@ -64,29 +63,11 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
 
 
 def _flow(root: Path, *args: str, **extra: str) -> tuple[subprocess.CompletedProcess, str]:
-    id_file = root / f"run-id-{len(list(root.glob('run-id-*')))}"
-    proc = subprocess.run(
-        [sys.executable, str(FLOW), "--no-pylint", "run", "--run-id-file", str(id_file), *args],
-        cwd=REPO,
-        env=_env(root, **extra),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return proc, (id_file.read_text().strip() if id_file.exists() else "")
+    return run_flow(root, "run", *args, flow=FLOW, env=_env(root, **extra))
 
 
 def _client(root: Path, run_id: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", CLIENT, run_id],
-        cwd=REPO,
-        env=_env(root),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return read_run(root, run_id, CLIENT, _env(root))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Running the training flow on Metaflow's local runtime, in subprocesses, for the flow tests.
+"""Running a flow on Metaflow's local runtime, in subprocesses, for the flow tests (the training
+flow by default; the monitoring flow's tests pass their own flow, client script and environment).
 
 Each run gets its own datastore, FRAUD_MLOPS_HOME (lakehouse + model store) and user name; the
 Client API is queried from a subprocess too, because Metaflow reads its datastore root at import.
@@ -64,13 +65,19 @@ def flow_env(root: Path, **extra: str) -> dict[str, str]:
 
 
 def run_flow(
-    root: Path, command: str, *args: str, **extra: str
+    root: Path,
+    command: str,
+    *args: str,
+    flow: Path = FLOW,
+    env: dict[str, str] | None = None,
+    **extra: str,
 ) -> tuple[subprocess.CompletedProcess, str]:
+    """Run ``flow`` (``run`` or ``resume``); ``env`` replaces :func:`flow_env`'s environment."""
     id_file = root / f"run-id-{len(list(root.glob('run-id-*')))}"
     proc = subprocess.run(
-        [sys.executable, str(FLOW), "--no-pylint", command, "--run-id-file", str(id_file), *args],
+        [sys.executable, str(flow), "--no-pylint", command, "--run-id-file", str(id_file), *args],
         cwd=REPO,
-        env=flow_env(root, **extra),
+        env=env if env is not None else flow_env(root, **extra),
         capture_output=True,
         text=True,
         timeout=300,
@@ -79,11 +86,14 @@ def run_flow(
     return proc, run_id
 
 
-def read_run(root: Path, run_id: str) -> dict:
+def read_run(
+    root: Path, run_id: str, client: str = CLIENT, env: dict[str, str] | None = None
+) -> dict:
+    """What the Client API script ``client`` prints about the run (its last line, as JSON)."""
     proc = subprocess.run(
-        [sys.executable, "-c", CLIENT, run_id],
+        [sys.executable, "-c", client, run_id],
         cwd=REPO,
-        env=flow_env(root),
+        env=env if env is not None else flow_env(root),
         capture_output=True,
         text=True,
         timeout=120,
