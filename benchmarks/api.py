@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Row, verdict, write_section
+from benchmarks import Row, synthetic_artifact, verdict, write_section
 
 AREA = "api"
 REPO = Path(__file__).resolve().parents[1]
@@ -37,32 +37,12 @@ COLD_RUNS = 7
 
 
 def _make_artifact(root: Path) -> tuple[Path, list[dict[str, Any]]]:
-    from fraud_mlops.artifact import (
-        build_architecture,
-        export_artifact,
-        random_weights,
-    )
-    from fraud_mlops.preprocessing import fit_preprocessing
     from fraud_mlops.schema import default_schema
-    from fraud_mlops.synthetic import generate_claims
 
-    schema = default_schema()
-    frame = generate_claims(20_000, seed=1)
-    pre = fit_preprocessing(frame, schema)
-    arch = build_architecture(pre, hidden=(64, 32))
-    path = export_artifact(
-        root / "model",
-        model_name="claims-fraud",
-        version="bench",
-        schema=schema,
-        preprocessor=pre,
-        architecture=arch,
-        weights=random_weights(arch, seed=0),
-        threshold=0.5,
-        metrics={},
-        data_fingerprint="0" * 64,
-        code_version="bench",
+    path, frame = synthetic_artifact(
+        root / "model", model_name="claims-fraud", version="bench", hidden=(64, 32)
     )
+    schema = default_schema()
     cols = [schema.id_column, *schema.feature_names]
     claims = json.loads(frame.iloc[:1000][cols].to_json(orient="records"))
     return path, claims

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import Row, verdict, write_section
+from benchmarks import Row, synthetic_artifact, verdict, write_section
 
 SIZES = (100_000, 1_000_000)
 DAYS = 30
@@ -64,32 +64,17 @@ print(json.dumps({"seconds": seconds, "base_kib": base, "peak_kib": peak,
 
 
 def publish_champion(root: Path) -> str:
-    from fraud_mlops.artifact import build_architecture, export_artifact, random_weights
-    from fraud_mlops.drift import build_reference
-    from fraud_mlops.preprocessing import fit_preprocessing
-    from fraud_mlops.schema import default_schema
     from fraud_mlops.store import ModelStore
-    from fraud_mlops.synthetic import generate_claims
 
-    schema = default_schema()
-    claims = generate_claims(20_000, seed=1)
-    pre = fit_preprocessing(claims, schema)
-    arch = build_architecture(pre, hidden=(4,))
-    store = ModelStore(str(root / "models"))
-    artifact = export_artifact(
+    artifact, _ = synthetic_artifact(
         root / "export",
         model_name=MODEL,
         version=VERSION,
-        schema=schema,
-        preprocessor=pre,
-        architecture=arch,
-        weights=random_weights(arch, seed=0),
-        threshold=0.5,
+        hidden=(4,),
         metrics={"mlp": {"test": {"pr_auc": 0.4, "precision_at_budget": 0.3}}},
-        data_fingerprint="0" * 64,
-        code_version="bench",
-        reference=build_reference(claims, schema),
+        with_reference=True,
     )
+    store = ModelStore(str(root / "models"))
     store.publish(artifact, MODEL, VERSION)
     store.set_champion(MODEL, VERSION, gate={"passed": True, "reasons": []}, metrics={})
     return store.uri
