@@ -217,8 +217,35 @@ def test_validate_parameters_reports_the_bad_value():
         ({"fraud_loss": 100.0}, "fraud loss"),
         ({"baseline_margin": 3.0}, "--baseline-margin"),
     ]:
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as raised:
             validate_parameters(**{**ok, **change})
+        assert "flow parameters are invalid" not in str(raised.value)  # one problem: no list
+
+
+def test_validate_parameters_lists_every_bad_parameter_at_once():
+    from fraud_mlops.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        validate_parameters(
+            sample_size=20000,
+            input_uri="",
+            trials=0,
+            seed=-3,
+            search_config="families: {resnet: {}}",
+            max_epochs=0,
+            pr_auc_tolerance=0.005,
+            baseline_margin=0.01,
+            alert_budget=1.5,
+            investigation_cost=150.0,
+            fraud_loss=4000.0,
+        )
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "4 flow parameters are invalid:"
+    assert lines[1].startswith("  - --trials 0 is out of range")
+    assert lines[2].startswith("  - --seed -3 is negative")
+    assert lines[3].startswith("  - alert budget must be a share between 0 and 1, got 1.5")
+    assert lines[4].startswith("  - --search-config: unknown family 'resnet'")
+    assert len(lines) == 5
 
 
 def test_the_costliest_trials_start_first_and_keep_their_indices():

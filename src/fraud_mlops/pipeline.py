@@ -77,7 +77,8 @@ def validate_parameters(
     investigation_cost: float,
     fraud_loss: float,
 ) -> RunParameters:
-    """Check every flow parameter up front; the first bad one fails the run with what to pass."""
+    """Check every flow parameter up front. All bad ones fail the run together, each with what
+    to pass, so one retry fixes them all (a single problem reads as before, without a list)."""
     import yaml
 
     from fraud_mlops.evaluate import CostModel
@@ -85,26 +86,45 @@ def validate_parameters(
     from fraud_mlops.readiness import MIN_ROWS
     from fraud_mlops.search import search_space_from_dict
 
+    problems: list[str] = []
+
+    def check(build: Any) -> Any:
+        try:
+            return build()
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return None
+
     if not input_uri and sample_size < MIN_ROWS:
-        raise ConfigError(
+        problems.append(
             f"--sample-size {sample_size} is too small: pass at least {MIN_ROWS} (default 20000) "
             "so every split has fraud cases"
         )
     if not 1 <= trials <= 256:
-        raise ConfigError(f"--trials {trials} is out of range: pass 1 to 256 (default 4)")
+        problems.append(f"--trials {trials} is out of range: pass 1 to 256 (default 4)")
     if seed < 0:
-        raise ConfigError(f"--seed {seed} is negative: pass 0 or a positive whole number")
+        problems.append(f"--seed {seed} is negative: pass 0 or a positive whole number")
     if max_epochs < 0:
-        raise ConfigError(f"--max-epochs {max_epochs}: pass 0 (search config) or a positive cap")
-    cost = CostModel(
-        investigation_cost=investigation_cost, fraud_loss=fraud_loss, alert_budget=alert_budget
+        problems.append(f"--max-epochs {max_epochs}: pass 0 (search config) or a positive cap")
+    cost = check(
+        lambda: CostModel(
+            investigation_cost=investigation_cost, fraud_loss=fraud_loss, alert_budget=alert_budget
+        )
     )
-    policy = GatePolicy(pr_auc_tolerance=pr_auc_tolerance, baseline_margin=baseline_margin)
+    policy = check(
+        lambda: GatePolicy(pr_auc_tolerance=pr_auc_tolerance, baseline_margin=baseline_margin)
+    )
     try:
         data = yaml.safe_load(search_config or "")
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--search-config is not valid YAML: {exc}") from None
-    space = search_space_from_dict(data, "--search-config")
+        problems.append(f"--search-config is not valid YAML: {exc}")
+    else:
+        space = check(lambda: search_space_from_dict(data, "--search-config"))
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{len(problems)} flow parameters are invalid:\n{listed}")
     return RunParameters(cost=cost, policy=policy, trials=space.sample(trials, seed))
 
 

@@ -144,23 +144,30 @@ def test_a_late_failure_resumes_reusing_finished_trials(resumed_run):
     assert info["summary"]["run_id"] == failed_id
 
 
+BAD_FAMILY = str(REPO / "tests" / "flows" / "bad_family.yaml")
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "messages"),
     [
-        (["--trials", "0"], "--trials 0 is out of range"),
-        (["--alert-budget", "1.5"], "alert budget must be a share between 0 and 1"),
-        (["--schema", "fraud_oracle"], "pass --input-uri"),
-        (
-            ["--search-config", str(REPO / "tests" / "flows" / "bad_family.yaml")],
-            "unknown family 'resnet'",
+        (  # every bad parameter reported by one run, not just the first
+            ["--trials", "0", "--alert-budget", "1.5", "--search-config", BAD_FAMILY],
+            [
+                "3 flow parameters are invalid",
+                "--trials 0 is out of range",
+                "alert budget must be a share between 0 and 1",
+                "unknown family 'resnet'",
+            ],
         ),
+        (["--schema", "fraud_oracle"], ["pass --input-uri"]),
     ],
 )
-def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, message):
+def test_bad_parameters_fail_fast_with_the_fix(tmp_path, args, messages):
     proc, _ = run_flow(tmp_path, "run", "--sample-size", "1000", *args)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
-    assert message in output
+    for message in messages:
+        assert message in output
     assert "Traceback" not in output  # a user mistake, not a crash
     assert "train_trial" not in output  # failed in start, before any training
 
