@@ -4,8 +4,8 @@ One streamed pass over the window's capture records (``fraud_mlops.capture.iter_
 batches of DataFrames, so memory stays flat in the number of scores) accumulates counts only:
 
 - **feature drift**, **score shift** and **flag rate** per day: counts in the champion's
-  reference bins and in fine score bins (:mod:`fraud_mlops.monitoring_drift`, where the KS from
-  counts is shown to be exact). The score reference is the champion's own test + validation
+  reference bins and in fine score bins (:mod:`fraud_mlops.monitoring_drift`, which says why
+  the KS from counts is exact). The score reference is the champion's own test + validation
   scores from the lakehouse ``predictions/`` of its training run when they are there, else the
   window's first day vs the rest; the report says which.
 - **labelled claims**: only the (claim_key, role, score) of claims that have an outcome are kept
