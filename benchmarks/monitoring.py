@@ -36,7 +36,8 @@ DOC = REPO / "docs" / "monitoring.md"
 
 CHILD = """
 import json, sys, time
-from fraud_mlops.monitoring import MonitoringSettings, Window, run_monitoring
+from fraud_mlops.monitoring import run_monitoring
+from fraud_mlops.monitoring_config import MonitoringSettings, Window
 from datetime import datetime
 
 def status(key):

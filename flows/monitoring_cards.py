@@ -93,7 +93,7 @@ def monitoring_card(report: dict[str, Any]) -> list:
     """Components of the monitoring card."""
     from metaflow.cards import Image, Markdown, Table
 
-    from fraud_mlops.monitoring import format_report
+    from fraud_mlops.monitoring_report import format_report
 
     alerts = report["alerts"]
     parts = [

@@ -77,7 +77,7 @@ class MonitoringFlow(FlowSpec):
     @step
     def start(self):
         """Validate the window and thresholds; find the champion."""
-        from fraud_mlops.monitoring import MonitoringSettings, resolve_window
+        from fraud_mlops.monitoring_config import MonitoringSettings, resolve_window
         from fraud_mlops.settings import Settings
 
         self.settings = _explained(Settings.from_env)
@@ -132,7 +132,7 @@ class MonitoringFlow(FlowSpec):
     def publish(self):
         """Lakehouse monitoring/*, the warehouse, notifications, and the optional retrain."""
         from fraud_mlops import monitoring_publish as pub
-        from fraud_mlops.monitoring import report_from_dict
+        from fraud_mlops.monitoring_report import report_from_dict
 
         report = report_from_dict(self.report)
         self.outputs = _explained(
@@ -159,7 +159,7 @@ class MonitoringFlow(FlowSpec):
     @step
     def end(self):
         """Print the report."""
-        from fraud_mlops.monitoring import format_report
+        from fraud_mlops.monitoring_report import format_report
 
         print(format_report(self.report))
         for line in self.notified:

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+# What Step Functions needs to deliver execution logs to CloudWatch Logs (vended log delivery).
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
 # Actions AWS does not support resource-level permissions for: "*" is the only valid resource.
 UNSCOPABLE = frozenset(
     {
@@ -17,14 +28,7 @@ UNSCOPABLE = frozenset(
         "batch:DescribeJobQueues",
         "batch:DescribeComputeEnvironments",
         "ecr:GetAuthorizationToken",
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
+        *LOG_DELIVERY_ACTIONS,
     }
 )
 
@@ -158,20 +162,7 @@ def step_functions_role(
             [table_arn],
             "ForeachCardinality",
         ),
-        allow(
-            [
-                "logs:CreateLogDelivery",
-                "logs:GetLogDelivery",
-                "logs:UpdateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:DescribeResourcePolicies",
-                "logs:DescribeLogGroups",
-            ],
-            "*",
-            "ExecutionLogs",
-        ),
+        allow(LOG_DELIVERY_ACTIONS, "*", "ExecutionLogs"),
     )
 
 

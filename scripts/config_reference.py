@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 def _models() -> dict[str, list[type]]:
     from fraud_mlops.cloud.notify import EmailSettings
     from fraud_mlops.labels import LabelSettings
-    from fraud_mlops.monitoring import MonitoringSettings
+    from fraud_mlops.monitoring_config import MonitoringSettings
     from fraud_mlops.settings import AdlsSettings, Settings
     from fraud_mlops.warehouse.settings import WarehouseSettings
     from infra.config import SECTIONS

@@ -170,7 +170,7 @@ def main(argv: list[str]) -> int:
     from metaflow import Run, namespace
 
     from fraud_mlops.cli import main as cli
-    from fraud_mlops.monitoring import format_report
+    from fraud_mlops.monitoring_report import format_report
 
     namespace(None)
     run_id = id_file.read_text().strip()

@@ -8,11 +8,13 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from fraud_mlops import monitoring as mon
 from fraud_mlops import monitoring_publish as pub
 from fraud_mlops.drift import build_reference
 from fraud_mlops.errors import ConfigError, LakehouseError
 from fraud_mlops.lakehouse import Lakehouse
+from fraud_mlops.monitoring import compute_monitoring
+from fraud_mlops.monitoring_config import MonitoringSettings, Window
+from fraud_mlops.monitoring_report import MonitoringReport
 from fraud_mlops.schema import default_schema
 from fraud_mlops.settings import Settings
 from fraud_mlops.synthetic import generate_claims
@@ -20,11 +22,11 @@ from fraud_mlops.warehouse import specs
 from fraud_mlops.warehouse.connection import connect
 from fraud_mlops.warehouse.settings import WarehouseSettings
 from tests.support.local_servers import WebhookServer
-from tests.test_monitoring import END, capture_frame, outcomes_for
+from tests.support.monitoring_frames import END, capture_frame, outcomes_for
 
 
 @pytest.fixture(scope="module")
-def report() -> mon.MonitoringReport:
+def report() -> MonitoringReport:
     schema = default_schema()
     reference = build_reference(generate_claims(4000, seed=1), schema)
     claims = generate_claims(2500, seed=21, drift=1.0)
@@ -32,15 +34,15 @@ def report() -> mon.MonitoringReport:
     champ = capture_frame(claims, start=start, days=12, seed=1, strength=1.0)
     shadow = capture_frame(claims, start=start, days=12, seed=2, role="shadow", version="v2")
     frame = pd.concat([champ, shadow]).sort_values("captured_at", kind="stable")
-    return mon.compute_monitoring(
+    return compute_monitoring(
         [frame.iloc[:2000], frame.iloc[2000:]],
         reference=reference,
         schema=schema,
         model_name="fraud",
         reference_version="v1",
-        window=mon.Window(start, END),
+        window=Window(start, END),
         outcomes=outcomes_for(champ, claims),
-        settings=mon.MonitoringSettings(maturity_days=0),
+        settings=MonitoringSettings(maturity_days=0),
     )
 
 
@@ -120,7 +122,7 @@ def test_alerts_are_notified_and_warnings_alone_are_not(report):
     (post,) = hook.posts
     assert "monitoring" in post["json"]["text"] and "mon-3" in post["json"]["text"]
     assert "channel: PSI" in post["json"]["text"]
-    quiet = mon.MonitoringReport(**{**report.__dict__, "alerts": []})
+    quiet = MonitoringReport(**{**report.__dict__, "alerts": []})
     assert pub.notify_alerts(quiet, "mon-4", {}) == []
 
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from fraud_mlops.errors import ConfigError
 from fraud_mlops.lakehouse import Lakehouse
-from fraud_mlops.monitoring import MonitoringReport
+from fraud_mlops.monitoring_report import MonitoringReport
 from fraud_mlops.outputs import lakehouse_schema, now
 from fraud_mlops.warehouse import specs
 
@@ -249,7 +249,8 @@ def latest_shadow_evidence(lakehouse_uri: str, version: str) -> dict[str, Any] |
     """The newest monitoring run's comparison of shadow ``version`` with its champion, or None.
 
     Read back from ``monitoring/shadow`` (what ``fraud-mlops promote`` cites); the dict has the
-    shape of :func:`fraud_mlops.monitoring.shadow_evidence` plus ``run_id`` and ``window_end``.
+    shape of :func:`fraud_mlops.monitoring_performance.shadow_evidence` plus ``run_id`` and
+    ``window_end``.
     """
     import pyarrow.compute as pc
 
@@ -306,7 +307,7 @@ def latest_shadow_evidence(lakehouse_uri: str, version: str) -> dict[str, Any] |
 
 def evidence_lines(evidence: Mapping[str, Any], version: str) -> list[str]:
     """What ``promote`` prints about a version's shadow record."""
-    from fraud_mlops.monitoring import format_shadow
+    from fraud_mlops.monitoring_report import format_shadow
 
     return [
         f"shadow evidence for {version} (monitoring run {evidence['run_id']}, window to "

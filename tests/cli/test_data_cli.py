@@ -41,14 +41,6 @@ def test_ingest_fraud_oracle(fraud_oracle_path: Path, capsys: pytest.CaptureFixt
     assert "ingested 15,420 claims, 923 labelled fraud (5.99%), 1994-" in out
 
 
-def _exit_code(argv: list[str]) -> int:
-    """argparse exits for usage errors; our own errors come back as a return code."""
-    try:
-        return main(argv)
-    except SystemExit as stop:
-        return int(stop.code)
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -69,8 +61,8 @@ def _exit_code(argv: list[str]) -> int:
         ),
     ],
 )
-def test_user_mistakes_get_one_clear_line(argv, message, capsys) -> None:
-    assert _exit_code(argv) == 2
+def test_user_mistakes_get_one_clear_line(argv, message, capsys, exit_code) -> None:
+    assert exit_code(argv) == 2
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err

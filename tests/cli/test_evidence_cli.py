@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from fraud_mlops import capture_format as cf
-from fraud_mlops.cli import main
 from fraud_mlops.outcome_reader import read_outcomes
 
 SALT = "test-salt-0123456789"
@@ -92,13 +91,6 @@ def test_scores_csv_and_jsonl_carry_every_column(lake, cli) -> None:
     assert first["amount"] == 30.0 and first["captured_at"] == "2026-12-01T10:00:00.000000Z"
 
 
-def _exit(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as stop:
-        return int(stop.code)
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -112,8 +104,8 @@ def _exit(argv: list[str]) -> int:
          "mapped to both outcomes"),
     ],
 )  # fmt: skip
-def test_bad_flags_are_refused_clearly(lake, capsys, argv, message) -> None:
-    assert _exit(argv) == 2
+def test_bad_flags_are_refused_clearly(lake, capsys, argv, message, exit_code) -> None:
+    assert exit_code(argv) == 2
     assert message in capsys.readouterr().err
 
 

@@ -158,7 +158,7 @@ def test_promote_cites_the_latest_shadow_evidence_of_the_version(world, pulumi, 
     from types import SimpleNamespace
 
     from fraud_mlops.lakehouse import Lakehouse
-    from fraud_mlops.monitoring import Window
+    from fraud_mlops.monitoring_config import Window
     from fraud_mlops.monitoring_publish import shadow_table
 
     version = world.version("run1")
