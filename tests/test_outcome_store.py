@@ -120,3 +120,24 @@ def test_abfss_on_azurite(adls_root: str) -> None:
 def test_the_lambda_writer_refuses_abfss_with_the_way_out() -> None:
     with pytest.raises(ConfigError, match="fraud-mlops outcomes ingest"):
         record_outcomes("abfss://c@a.dfs.core.windows.net/l", FIRST)
+
+
+def test_a_day_of_other_decisions_and_staging_files_does_not_confuse_the_check(
+    tmp_path: Path,
+) -> None:
+    """The check looks decisions up by name prefix: neighbours, staging files and a decision
+    recorded twice by racing writers (same name) leave a re-send 'already recorded'."""
+    from fraud_mlops.outcomes import Outcome
+
+    when = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    day = [Outcome(f"{i:032x}", "legitimate", when) for i in range(300)]
+    assert record_outcomes(str(tmp_path), day).new == 300
+    folder = tmp_path / "outcomes" / "date=2026-11-02"
+    (folder / "_staging-0123").write_text("{}")  # a writer cut short
+    again = record_outcomes(str(tmp_path), day[::7])
+    assert (again.new, again.already) == (0, len(day[::7]))
+    flipped = Outcome(day[5].claim_key, "fraud", when)
+    newcomer = Outcome(f"{999:032x}", "fraud", when)
+    with pytest.raises(OutcomeConflictError, match="already recorded as legitimate, not fraud"):
+        record_outcomes(str(tmp_path), [newcomer, flipped])
+    assert len(list(folder.iterdir())) == 301  # refused whole: the newcomer was not written
