@@ -59,6 +59,11 @@ def create_app(holder: ModelHolder) -> FastAPI:
         version=__version__,
         description="Scores insurance claims for fraud with the served model (numpy inference "
         "from the torch-free artifact). Request fields come from the model's schema.",
+        # The function's telemetry is Powertools' (lambda_api.telemetry: EMF metrics, X-Ray,
+        # the log line). FastAPI's own OpenTelemetry looks up the global OTel providers on every
+        # request (~12 µs, a tenth of a trivial request) and, with an OTel layer added, would
+        # trace and count every request a second time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     direct: dict[tuple[str, str], Any] = {}  # filled below: the scoring routes
     app.add_middleware(RequestLogMiddleware, direct=direct)
