@@ -158,16 +158,15 @@ def create_app(holder: ModelHolder) -> FastAPI:
         service = holder.service
         if service is None:
             return unavailable()
+        # what RequestLogMiddleware logs: the plain dict behind request.state (no State object)
+        state = request.scope.setdefault("state", {})
         try:
             require_json(request.headers.get("content-type"))
             body = await read_body(request, service.max_body_bytes)
-            rid = getattr(request.state, "request_id", "")
-            payload, batch_size, flagged = service.score(body, rid)
+            payload, batch_size, flagged = service.score(body, state.get("request_id", ""))
         except ApiError as err:
             return _json(err.body(), err.status)
-        request.state.batch_size = batch_size
-        request.state.flagged = flagged
-        request.state.model_version = service.model_version
+        state.update(batch_size=batch_size, flagged=flagged, model_version=service.model_version)
         return _json(payload)
 
     return app
