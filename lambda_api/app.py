@@ -12,6 +12,7 @@ integrations through Mangum, the rest with a 400 or the warm-up document) and ne
 from __future__ import annotations
 
 import os
+from typing import Any
 
 # Before numpy loads: one BLAS thread. The scorer holds BLAS to one thread for batches anyway
 # (fraud_mlops.scoring.SINGLE_THREAD_FROM) and small products never use more, while starting
@@ -42,6 +43,9 @@ _NO_MODEL_SCHEMA = {"type": "object", "description": "no model loaded: see GET /
 _ERRORS = {code: response_doc(ErrorResponse, code) for code in (400, 413, 415, 422, 503)}
 _DOC_MODELS = (ErrorResponse, Health, ScoreResponse)
 _ROUTES = "GET /health, GET /model, POST /v1/score, POST /v1/outcomes (docs: GET /docs)"
+# The scoring routes: served past the router (lambda_api.logs) and, on Lambda, without a turn of
+# the event loop (lambda_api.eager). The routes below still declare them, for the docs.
+SCORE_ROUTES = (("POST", "/v1/score"), ("POST", "/invocations"))
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -55,8 +59,14 @@ def create_app(holder: ModelHolder) -> FastAPI:
         version=__version__,
         description="Scores insurance claims for fraud with the served model (numpy inference "
         "from the torch-free artifact). Request fields come from the model's schema.",
+        # The function's telemetry is Powertools' (lambda_api.telemetry: EMF metrics, X-Ray,
+        # the log line). FastAPI's own OpenTelemetry looks up the global OTel providers on every
+        # request (~12 µs, a tenth of a trivial request) and, with an OTel layer added, would
+        # trace and count every request a second time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.add_middleware(RequestLogMiddleware)
+    direct: dict[tuple[str, str], Any] = {}  # filled below: the scoring routes
+    app.add_middleware(RequestLogMiddleware, direct=direct)
     settings = holder.settings
     version = holder.service.model_version if holder.service is not None else None
     configure_metrics(settings.metrics_namespace, version, enabled=not settings.metrics_disabled)
@@ -137,20 +147,26 @@ def create_app(holder: ModelHolder) -> FastAPI:
     async def invocations(request: Request) -> Response:
         return await _score(request)
 
+    async def score_direct(scope: Any, receive: Any, send: Any) -> None:
+        """What the router would do for these two routes, without the router (logs.py)."""
+        response = await _score(Request(scope, receive))
+        await response(scope, receive, send)
+
+    direct.update(dict.fromkeys(SCORE_ROUTES, score_direct))
+
     async def _score(request: Request) -> Response:
         service = holder.service
         if service is None:
             return unavailable()
+        # what RequestLogMiddleware logs: the plain dict behind request.state (no State object)
+        state = request.scope.setdefault("state", {})
         try:
             require_json(request.headers.get("content-type"))
             body = await read_body(request, service.max_body_bytes)
-            rid = getattr(request.state, "request_id", "")
-            payload, batch_size, flagged = service.score(body, rid)
+            payload, batch_size, flagged = service.score(body, state.get("request_id", ""))
         except ApiError as err:
             return _json(err.body(), err.status)
-        request.state.batch_size = batch_size
-        request.state.flagged = flagged
-        request.state.model_version = service.model_version
+        state.update(batch_size=batch_size, flagged=flagged, model_version=service.model_version)
         return _json(payload)
 
     return app
@@ -161,7 +177,7 @@ holder = ModelHolder.load()
 register_snapstart(holder)  # SnapStart (Lambda): verify before the snapshot, after restore
 configure_logging(holder.settings.log_level, service=holder.settings.service_name)
 app = create_app(holder)
-handler = LambdaEntry(app)
+handler = LambdaEntry(app, eager=SCORE_ROUTES)
 if not holder.settings.trace_disabled:
     version = holder.service.model_version if holder.service is not None else None
     handler = traced(handler, version, holder.settings.service_name)

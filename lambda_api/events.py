@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Collection
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ from mangum.handlers import ALB, APIGateway, HTTPGateway, LambdaAtEdge
 from mangum.handlers.utils import get_server_and_port, handle_base64_response_body
 from mangum.protocols import HTTPCycle
 
+from lambda_api.eager import EagerCycle
 from lambda_api.logs import log_request, request_id_of
 
 WARMUP_PATH = "/health"
@@ -356,12 +358,14 @@ def error_answer(kind: str, event: Any, status: int, detail: str, rid: str) -> d
 class LambdaEntry:
     """The Lambda handler: ``handler(event, context)`` always returns an answer, never raises."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, eager: Collection[tuple[str, str]] = ()) -> None:
         # Mangum for its configuration (text MIME types) and its event loop; lifespan off,
         # because Mangum would otherwise run the ASGI lifespan on every invocation.
         self.mangum = Mangum(app, lifespan="off")
         self.app = app
         self.config = self.mangum.config
+        # (method, path) of routes that never wait: run without a loop turn (lambda_api.eager)
+        self.eager = frozenset(eager)
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         start = time.perf_counter()
@@ -380,7 +384,9 @@ class LambdaEntry:
             detail = f"malformed {kind} event: Mangum cannot read it ({type(exc).__name__})"
             return self._refuse(kind, event, context, detail, start)
         scope.setdefault("state", {})["event_kind"] = kind
-        response = HTTPCycle(scope, handler.body)(self.app)
+        route = (scope.get("method"), scope.get("path"))
+        cycle = EagerCycle if route in self.eager and not scope.get("root_path") else HTTPCycle
+        response = cycle(scope, handler.body)(self.app)
         try:
             return handler(response)
         except Exception as exc:  # translating the app's answer back: a bug here, not the input

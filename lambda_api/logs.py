@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -186,10 +186,25 @@ def request_id_of(scope: Scope) -> str:
 def log_request(fields: dict[str, Any], scope: Scope) -> None:
     """Write the one line (and the metrics) that every request or refused event gets."""
     status = fields["status"]
-    if status >= 500:
+    level = logging.ERROR if status >= 500 else logging.INFO
+    std = logger._logger
+    if logger._buffer_config and status >= 500:  # (never set here) Powertools' buffering
         logger.error("request", extra=fields)
-    else:
+    elif logger._buffer_config:
         logger.info("request", extra=fields)
+    elif std.isEnabledFor(level):
+        # What logger.info / logger.error do, minus Powertools' wrapper and the standard
+        # library's search for the call site (a walk up the stack): it is this frame. The same
+        # record through the same filters and handlers (callgrind: 148k -> 113k instructions
+        # for the call alone, 1.196M -> 1.181M per one-claim request). The fields are this
+        # module's own names, none a LogRecord attribute: makeRecord's check is not needed.
+        frame = sys._getframe()
+        code = frame.f_code
+        record = logging.getLogRecordFactory()(
+            std.name, level, code.co_filename, frame.f_lineno, "request", (), None, code.co_name
+        )
+        record.__dict__.update(fields)
+        std.handle(record)
     if "warmup" not in fields:  # a keep-warm ping is not traffic
         telemetry.metrics.record(
             status, fields["latency_ms"], fields.get("batch_size") or 0, fields.get("flagged") or 0
@@ -197,10 +212,19 @@ def log_request(fields: dict[str, Any], scope: Scope) -> None:
 
 
 class RequestLogMiddleware:
-    """Pure ASGI middleware (cheaper than ``BaseHTTPMiddleware``): times and logs each request."""
+    """Pure ASGI middleware (cheaper than ``BaseHTTPMiddleware``): times and logs each request.
 
-    def __init__(self, app: ASGIApp):
+    ``direct`` maps ``(method, path)`` to an ASGI endpoint that this middleware calls itself,
+    past FastAPI's exception middleware, router and request handler: the scoring route, whose
+    endpoint takes the raw request, raises no ``HTTPException`` and has no dependencies, so the
+    router would only have matched the path and called the same function (about a sixth of a
+    one-claim request). Only an exact path with no ``root_path`` goes direct; anything else
+    (a trailing slash, another method, a mounted app) goes through the router as before.
+    """
+
+    def __init__(self, app: ASGIApp, direct: Mapping[tuple[str, str], ASGIApp] | None = None):
         self.app = app
+        self.direct = direct if direct is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -219,9 +243,12 @@ class RequestLogMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
+        target = self.app
+        if self.direct and not scope.get("root_path"):
+            target = self.direct.get((scope.get("method"), scope.get("path")), target)
         error = None
         try:
-            await self.app(scope, receive, send_with_id)
+            await target(scope, receive, send_with_id)
         except Exception as exc:  # answered here: the server (or Mangum) never sees a traceback
             error = exc
             if not status:

@@ -27,15 +27,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fraud_mlops.drift import ReferenceProfile
 from fraud_mlops.errors import ConfigError, FraudMlopsError, ModelError
 from fraud_mlops.preprocessing import Preprocessor, numeric_column, text_column
 from fraud_mlops.schema import ClaimsSchema, schema_from_dict
 from fraud_mlops.store_layout import MANIFEST  # the store's layout owns the manifest's name
+
+if TYPE_CHECKING:  # imported where a reference is read: most loads (the API's) have none
+    from fraud_mlops.drift import ReferenceProfile
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.npz"
@@ -216,7 +218,11 @@ def load_artifact(path: str | Path) -> ModelArtifact:
     except (OSError, ValueError) as exc:
         raise ModelError(f"{root / WEIGHTS} is not a readable weights file: {exc}") from None
     check_weights(manifest["architecture"], weights, preprocessor)
-    reference = ReferenceProfile.load(root / REFERENCE) if REFERENCE in manifest["files"] else None
+    reference = None
+    if REFERENCE in manifest["files"]:
+        from fraud_mlops.drift import ReferenceProfile
+
+        reference = ReferenceProfile.load(root / REFERENCE)
     threshold = manifest.get("threshold")
     if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
         raise ModelError(f"{root / MANIFEST}: threshold {threshold!r} is not a probability")

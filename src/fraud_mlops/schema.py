@@ -21,7 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -472,6 +471,8 @@ def load_schema(path: str | Path | None = None) -> ClaimsSchema:
             )
         text = p.read_text(encoding="utf-8")
         source = str(path)
+    import yaml  # here, not at import: the scoring API's cold start reads no YAML (~8 ms)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -342,3 +342,44 @@ def test_the_cheap_log_formatter_writes_powertools_lines(
         assert line["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     if case in ("context", "appended"):
         assert line.get("tenant", line.get("stage")) in ("t-1", "test")
+
+
+@pytest.mark.parametrize("status", [200, 422, 503])
+def test_the_request_line_is_the_line_logger_info_writes(status: int) -> None:
+    """log_request makes its record itself (no call-site search): the same line as Powertools'
+    ``logger.info`` / ``logger.error`` for the same fields, through the logger's filters."""
+    import logging
+
+    from lambda_api import telemetry
+    from lambda_api.logs import configure_logging, log_request, logger
+
+    fields = {"request_id": "r-1", "method": "POST", "path": "/v1/score", "status": status}
+    fields |= {"latency_ms": 0.25, "batch_size": 1, "flagged": 0, "model_version": "v1"}
+    seen: list[logging.LogRecord] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    logger._logger.addFilter(keep)
+    enabled, telemetry.metrics.enabled = telemetry.metrics.enabled, False
+    try:
+        log_request(dict(fields), {})
+        (logger.error if status >= 500 else logger.info)("request", extra=dict(fields))
+        configure_logging("ERROR", stream)
+        log_request(dict(fields), {})  # below the level unless an error: nothing, as info
+    finally:
+        telemetry.metrics.enabled = enabled
+        logger._logger.removeFilter(keep)
+        configure_logging("INFO")
+    lines = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert len(lines) == (3 if status >= 500 else 2) == len(seen)
+    ours, theirs = lines[0], lines[1]
+    assert ours.pop("location").startswith("log_request:")
+    assert theirs.pop("location").startswith("test_the_request_line_is_the_line")
+    for line in (ours, theirs):
+        del line["timestamp"]
+    assert ours == theirs and list(ours) == list(theirs)  # same keys, same order
+    assert ours["level"] == ("ERROR" if status >= 500 else "INFO")
