@@ -186,25 +186,10 @@ def request_id_of(scope: Scope) -> str:
 def log_request(fields: dict[str, Any], scope: Scope) -> None:
     """Write the one line (and the metrics) that every request or refused event gets."""
     status = fields["status"]
-    level = logging.ERROR if status >= 500 else logging.INFO
-    std = logger._logger
-    if logger._buffer_config and status >= 500:  # (never set here) Powertools' buffering
+    if status >= 500:
         logger.error("request", extra=fields)
-    elif logger._buffer_config:
+    else:
         logger.info("request", extra=fields)
-    elif std.isEnabledFor(level):
-        # What logger.info / logger.error do, minus Powertools' wrapper and the standard
-        # library's search for the call site (a walk up the stack): it is this frame. The same
-        # record through the same filters and handlers (callgrind: 148k -> 113k instructions
-        # for the call alone, 1.196M -> 1.181M per one-claim request). The fields are this
-        # module's own names, none a LogRecord attribute: makeRecord's check is not needed.
-        frame = sys._getframe()
-        code = frame.f_code
-        record = logging.getLogRecordFactory()(
-            std.name, level, code.co_filename, frame.f_lineno, "request", (), None, code.co_name
-        )
-        record.__dict__.update(fields)
-        std.handle(record)
     if "warmup" not in fields:  # a keep-warm ping is not traffic
         telemetry.metrics.record(
             status, fields["latency_ms"], fields.get("batch_size") or 0, fields.get("flagged") or 0
