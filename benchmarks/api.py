@@ -142,9 +142,16 @@ print(json.dumps({"cold_s": time.perf_counter() - start}))
 
 
 def _cold_starts(model_uri: str, event: dict[str, Any], cache: str) -> tuple[float, float]:
-    """Median cold start of the handler (import + load + first claim) and of the floor."""
+    """Median cold start of the handler (import + load + first claim) and of the floor.
+
+    Both sides import bytecode, as on Lambda (scripts/build_lambda.py compiles the zip): the
+    floor's packages have theirs from pip, and ours is written to a cache folder by one untimed
+    run of each kind first (make sets PYTHONDONTWRITEBYTECODE, which would otherwise compile
+    every one of our modules from source at every start, and only ours).
+    """
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": str(Path(cache) / "pycache"),
         "MODEL_URI": model_uri,
         "MODEL_CACHE_DIR": cache,
         "LOG_LEVEL": "WARNING",
@@ -152,7 +159,7 @@ def _cold_starts(model_uri: str, event: dict[str, Any], cache: str) -> tuple[flo
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
     }
     runs: dict[str, list[float]] = {"handler": [], "floor": []}
-    for _ in range(COLD_RUNS):
+    for run in range(COLD_RUNS + 1):
         for kind in runs:  # alternate, so load on the shared machine hits both alike
             done = subprocess.run(
                 [sys.executable, "-c", COLD, kind, json.dumps(event)],
@@ -163,7 +170,8 @@ def _cold_starts(model_uri: str, event: dict[str, Any], cache: str) -> tuple[flo
             )
             if done.returncode != 0:
                 raise RuntimeError(f"cold start ({kind}) failed: {done.stderr[-2000:]}")
-            runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["cold_s"])
+            if run:  # run 0 writes the bytecode cache
+                runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["cold_s"])
     return statistics.median(runs["handler"]), statistics.median(runs["floor"])
 
 
@@ -224,7 +232,7 @@ def run() -> list[Row]:
             f"{cold:.3f} s",
             "",
             "",
-            f"{COLD_RUNS} fresh interpreters",
+            f"{COLD_RUNS} fresh interpreters, bytecode cached as in the Lambda zip",
         ),
         Row(AREA, "cold start floor: import fastapi, mangum (median)", f"{cold_floor:.3f} s"),
         Row(
