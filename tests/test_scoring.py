@@ -241,7 +241,8 @@ def test_flat_reason_records_are_the_per_claim_reasons_in_order(tmp_path, data):
     for i, reasons in enumerate(batch.reasons):
         mine = records[i * batch.top : (i + 1) * batch.top]
         assert mine == [{"feature": f, "contribution": v} for f, v in reasons]
-    assert batch.unknown == [[] for _ in range(20)] and not batch.unknown_mask.any()
+    names = batch.categorical_names
+    assert batch.unknown == [[names[j] for j in np.flatnonzero(m)] for m in batch.unknown_mask]
 
 
 def test_unknown_categories_are_reported(tmp_path, data):
