@@ -234,3 +234,16 @@ def test_concurrent_callers_do_not_share_scratch_arrays():
     for (la, ca), (lb, cb) in zip(sequential, parallel, strict=True):
         np.testing.assert_array_equal(la, lb)
         np.testing.assert_array_equal(ca, cb)
+
+
+def test_repeated_layer_parameters_give_the_broadcast_bits(monkeypatch):
+    """Bias, gamma and beta repeated to the chunk's shape are the same IEEE operations as
+    broadcasting them: bit-identical logits."""
+    import fraud_mlops.neural as neural
+
+    arch, model, _, _ = _model("mlp", "none")
+    net = NeuralNet(arch, model.to_numpy_weights())
+    z = np.random.default_rng(5).standard_normal((700, net.width)).astype(np.float32)
+    tiled = net._rest(z.copy())
+    monkeypatch.setattr(neural, "TILE_FROM", 10**9)
+    np.testing.assert_array_equal(net._rest(z.copy()), tiled)

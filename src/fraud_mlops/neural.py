@@ -45,6 +45,9 @@ REST_CHUNK_ROWS = 2048
 # Claims per occlusion block: the block's [n_features + 1, claims, k * H] rows stay within this
 # many float32 values (16 MB), whatever the batch size, so the scratch arrays stay bounded.
 OCCLUSION_BLOCK_VALUES = 1 << 22
+# From this many rows on, the hidden layers' bias, gamma and beta are applied as arrays repeated
+# to the chunk's shape (contiguous operands, one long loop) instead of broadcast row by row.
+TILE_FROM = 256
 # Work arrays from this many values on are kept per thread and reused (below: np.empty)
 SCRATCH_FROM = 1 << 14
 # Up to this many (feature, claim) pairs, occlusion runs every row (one claim: 15 rows) rather
@@ -311,6 +314,7 @@ class NeuralNet:
             for i in range(len(hidden))
         ]
         self.inv_widths = [dt(1.0 / h) for h in hidden]
+        self._tiles: list[tuple[np.ndarray, ...]] | None = None  # made on the first big batch
         self.out_w = w["out.weight"][0].astype(dt)
         self.out_b = dt(w["out.bias"][0])
         if hidden:
@@ -400,9 +404,11 @@ class NeuralNet:
             out[:] = z[:, 0]
             return
         h = z
-        for i, (weight_t, bias, gamma, beta) in enumerate(self.layers):
+        layers = self.layers if z.shape[0] < TILE_FROM else self._tiled_layers(z.shape[0])
+        for i, (weight_t, bias, gamma, beta) in enumerate(layers):
             if i:
-                z = np.matmul(h, weight_t, out=_SCRATCH.get(f"hidden{i}", (h.shape[0], bias.size)))
+                width = weight_t.shape[1]
+                z = np.matmul(h, weight_t, out=_SCRATCH.get(f"hidden{i}", (h.shape[0], width)))
                 z += bias
             inv_width = self.inv_widths[i]
             z -= (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
@@ -412,6 +418,16 @@ class NeuralNet:
             h = np.maximum(z, 0.0, out=z)
         np.matmul(h, self.out_w, out=out)
         out += self.out_b
+
+    def _tiled_layers(self, rows: int) -> list[tuple[np.ndarray, ...]]:
+        """The hidden layers with bias, gamma and beta repeated to ``[rows, width]``: the same
+        additions and products as broadcasting, in one long loop instead of one per row."""
+        if self._tiles is None or self._tiles[0][1].shape[0] < rows:
+            size = max(rows, REST_CHUNK_ROWS)
+            self._tiles = [
+                (w, *(np.tile(v, (size, 1)) for v in (b, g, beta))) for w, b, g, beta in self.layers
+            ]
+        return [(w, b[:rows], g[:rows], beta[:rows]) for w, b, g, beta in self._tiles]
 
     def _tabm_rest(self, z: np.ndarray) -> np.ndarray:
         x = np.maximum(z, 0).reshape(z.shape[0], self.k, self.width)
