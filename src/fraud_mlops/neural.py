@@ -540,12 +540,20 @@ class NeuralNet:
         z0 = terms[:p].sum(axis=0, out=_SCRATCH.get("z0", (m, width)))
         z0 += terms[p:].sum(axis=0, out=_SCRATCH.get("z0_cat", (m, width)))
         z0 += self.first_b  # [m, kH]: the first layer's output for the claims as they are
-        # Each term becomes its change when occluded: reference - own
+        # Each term becomes its change when occluded, reference - own, and the term of each
+        # feature's first input also gets z0 added: (reference - own) + z0 is the occluded
+        # first layer, short of the changes of the feature's other inputs (a missing indicator)
         np.subtract(ref_num, terms[:p], out=terms[:p])
         np.subtract(ref_cat[0][:, None, :], terms[p:], out=terms[p:])
+        f_num = n_features - c
+        if groups.identity:
+            terms[:f_num] += z0
+        else:
+            for dim in groups.first[:f_num].tolist():
+                terms[dim] += z0
+        terms[p:] += z0
         # The rows to run: the claims (block 0), then, feature-major, every (feature, claim)
-        # pair that differs from the reference: z0 + the change of the feature's first input
-        # (+ those of its other inputs, e.g. a missing indicator).
+        # pair that differs from the reference.
         pairs = differs.T.ravel().nonzero()[0]  # feature * m + claim
         feature, claim = np.divmod(pairs, m)
         batch = _SCRATCH.get("rows", (m + pairs.size, width))
@@ -553,8 +561,6 @@ class NeuralNet:
         occluded = batch[m:]
         where = groups.first[feature] * m + claim
         terms.reshape((p + c) * m, width).take(where, axis=0, out=occluded, mode="clip")
-        claims_z0 = _SCRATCH.get("z0_rows", occluded.shape)
-        occluded += z0.take(claim, axis=0, out=claims_z0, mode="clip")
         if groups.extra:
             counts = np.bincount(feature, minlength=n_features)
             ends = counts.cumsum()
