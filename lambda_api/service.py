@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -269,21 +270,26 @@ class ScoringService:
             detail = clip(exc.problems[0], MAX_MESSAGE_CHARS)
             raise ApiError(422, detail, errors[:MAX_LISTED_PROBLEMS]) from None
         version = self.model_version
+        # Reason records come flat, ``top`` per claim; claims with no unknown category (all,
+        # usually) share one empty tuple, which orjson writes as [] like an empty list.
+        records, top, n = batch.reason_records(), batch.top, len(claims)
+        starts = range(0, n * top, top) if top else repeat(0, n)
+        unknown = batch.unknown if batch.unknown_mask.any() else repeat((), n)
         results = [
             {
                 "id": claim[self.id_column],
                 "fraud_probability": prob,
                 "flagged": flag,
-                "reasons": [{"feature": f, "contribution": v} for f, v in reasons],
-                "unknown_categories": unknown,
+                "reasons": records[start : start + top],
+                "unknown_categories": unknown_categories,
                 "model_version": version,
             }
-            for claim, prob, flag, reasons, unknown in zip(
+            for claim, prob, flag, start, unknown_categories in zip(
                 claims,
                 batch.probability.tolist(),
                 batch.flagged.tolist(),
-                batch.reasons,
-                batch.unknown,
+                starts,
+                unknown,
                 strict=True,
             )
         ]

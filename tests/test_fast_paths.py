@@ -173,6 +173,28 @@ def test_the_fast_path_is_taken_only_for_plain_values():
         PRE.transform({**plain, "age": [float("inf")]})
 
 
+@SETTINGS
+@given(
+    values=st.lists(
+        st.one_of(
+            TEXT, st.just(float("nan")), st.integers(0, 3), st.text(max_size=3).map(str.upper)
+        ),
+        min_size=2,
+        max_size=40,
+    )
+)
+def test_a_list_of_categories_codes_exactly_as_the_array_path(values):
+    """The dict lookup for a list (the API's columns) gives the codes and unknown flags the
+    array path (text, missing mask, sorted search) gives, for every categorical feature: known
+    values, unseen ones, None, NaN, missing-value tokens, "", trailing NULs, numbers."""
+    for j in range(len(PRE.categorical)):
+        codes, unknown = PRE._codes(j, values)
+        want_codes, want_unknown = PRE._searched_codes(j, values)
+        assert codes.dtype == want_codes.dtype and unknown.dtype == want_unknown.dtype
+        np.testing.assert_array_equal(codes, want_codes)
+        np.testing.assert_array_equal(unknown, want_unknown)
+
+
 # -- every model family: the scorer's single-claim path vs the batch path --------------------
 SCHEMA = default_schema()
 

@@ -146,3 +146,104 @@ def test_a_malformed_architecture_is_refused_with_the_reason():
     weights.pop("net.output.bias")
     with pytest.raises(ModelError, match=r"missing \['net.output.bias'\]"):
         NeuralNet(arch, weights)
+
+
+# -- occlusion: skipped rows, blocks, chunks and threads --------------------------------------
+SOURCES = ["a", "b", "c", "d", "d"]  # dim 4 is feature d's missing indicator
+
+
+def _occlusion_inputs(n=96):
+    numeric, categorical = _inputs(n)
+    numeric[::3, 0] = 0.0  # feature a at its reference (the median) in a third of the claims
+    numeric[::2, 3] = 0.0  # feature d: value and (always 0) indicator at the reference
+    categorical[::4, 1] = 2  # the reference code of the second categorical
+    return numeric, categorical
+
+
+@pytest.mark.parametrize("n", [96, 3])  # 3 claims take the every-row path (DENSE_PAIRS)
+@pytest.mark.parametrize(("family", "kind"), ARCHITECTURES)
+def test_features_at_their_reference_contribute_exactly_zero(family, kind, n):
+    """The occluded claim is the claim itself: its row is skipped and the contribution is 0.0
+    exactly (positive zero), not the BLAS rounding noise (~1e-7) a re-run row would give."""
+    arch, model, _, _ = _model(family, kind)
+    net = NeuralNet(arch, model.to_numpy_weights())
+    numeric, categorical = _occlusion_inputs(n)
+    groups = feature_groups(SOURCES, ["a", "b", "c", "d"])
+    ref_num, ref_cat = np.zeros(P, dtype=np.float32), np.array([1, 2])
+    logit, contrib = net.occlusion(numeric, categorical, groups, 6, ref_num, ref_cat)
+    at_reference = np.column_stack(
+        [
+            numeric[:, 0] == 0,
+            numeric[:, 1] == 0,
+            numeric[:, 2] == 0,
+            (numeric[:, 3] == 0) & (numeric[:, 4] == 0),
+            categorical[:, 0] == 1,
+            categorical[:, 1] == 2,
+        ]
+    )
+    assert at_reference[:, [0, 3, 5]].any(axis=0).all()
+    assert not np.signbit(contrib[at_reference]).any() and (contrib[at_reference] == 0).all()
+    # the other rows are still the occlusion: logit(x) - logit(x with f at its reference)
+    moved = contrib[~at_reference]
+    assert np.count_nonzero(moved) == moved.size
+    np.testing.assert_allclose(logit, net.logit(numeric, categorical), atol=1e-5)
+
+
+@pytest.mark.parametrize(("family", "kind"), [("mlp", "none"), ("tabm", "periodic")])
+def test_occlusion_blocks_and_chunks_give_the_same_answer(family, kind, monkeypatch):
+    """Blocks of claims and chunks of rows change only how BLAS blocks its products."""
+    import fraud_mlops.neural as neural
+
+    arch, model, _, _ = _model(family, kind)
+    net = NeuralNet(arch, model.to_numpy_weights())
+    numeric, categorical = _occlusion_inputs(200)
+    # a permuted group layout: the features' first dims are not 0..3
+    groups = feature_groups(["d", "c", "b", "a", "d"], ["a", "b", "c", "d"])
+    args = (numeric, categorical, groups, 6, np.zeros(P, np.float32), np.array([1, 2]))
+    logit, contrib = net.occlusion(*args)
+    monkeypatch.setattr(neural, "OCCLUSION_BLOCK_VALUES", 7 * 64 * 17)  # ~17 claims a block
+    monkeypatch.setattr(neural, "REST_CHUNK_ROWS", 5)
+    small_logit, small_contrib = net.occlusion(*args)
+    np.testing.assert_allclose(small_logit, logit, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(small_contrib, contrib, rtol=0, atol=1e-5)
+    assert ((small_contrib == 0) == (contrib == 0)).all()
+    monkeypatch.setattr(neural, "DENSE_PAIRS", 10**9)  # every row, as for a few claims
+    monkeypatch.setattr(neural, "OCCLUSION_BLOCK_VALUES", 1 << 22)
+    dense_logit, dense_contrib = net.occlusion(*args)
+    np.testing.assert_allclose(dense_logit, logit, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(dense_contrib, contrib, rtol=0, atol=1e-5)
+    assert ((dense_contrib == 0) == (contrib == 0)).all()
+
+
+def test_concurrent_callers_do_not_share_scratch_arrays():
+    """Each thread has its own work arrays: parallel calls give what sequential calls give."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    arch, model, _, _ = _model("mlp", "linear_relu")
+    net = NeuralNet(arch, model.to_numpy_weights())
+    groups = feature_groups(SOURCES, ["a", "b", "c", "d"])
+    batches = [_occlusion_inputs(n) for n in (1500, 400, 1000, 600)] * 2
+    ref = (np.zeros(P, np.float32), np.array([1, 2]))
+
+    def run(batch):
+        return net.occlusion(*batch, groups, 6, *ref)
+
+    sequential = [run(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(run, batches))
+    for (la, ca), (lb, cb) in zip(sequential, parallel, strict=True):
+        np.testing.assert_array_equal(la, lb)
+        np.testing.assert_array_equal(ca, cb)
+
+
+def test_repeated_layer_parameters_give_the_broadcast_bits(monkeypatch):
+    """Bias, gamma and beta repeated to the chunk's shape are the same IEEE operations as
+    broadcasting them: bit-identical logits."""
+    import fraud_mlops.neural as neural
+
+    arch, model, _, _ = _model("mlp", "none")
+    net = NeuralNet(arch, model.to_numpy_weights())
+    z = np.random.default_rng(5).standard_normal((700, net.width)).astype(np.float32)
+    tiled = net._rest(z.copy())
+    monkeypatch.setattr(neural, "TILE_FROM", 10**9)
+    np.testing.assert_array_equal(net._rest(z.copy()), tiled)

@@ -117,6 +117,7 @@ class Preprocessor:
             vocabs.append((keys[order], (order + 1).astype(np.int64)))
         lk["vocabs"] = vocabs
         lk["tokens"] = [np.array(f.missing_values, dtype=str) for f in self.categorical]
+        lk["codes"] = [_code_table(k, i, t) for (k, i), t in zip(vocabs, lk["tokens"], strict=True)]
         lk["one"] = _OneRowPlan.build(self, vocabs, lk["tokens"])
 
     # -- shape of the model inputs ---------------------------------------------------------
@@ -162,6 +163,41 @@ class Preprocessor:
         return list(cols)
 
     # -- transform -------------------------------------------------------------------------
+    def _codes(self, j: int, values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and unknown flags of categorical feature ``j``'s column.
+
+        A list (what the API sends) is looked up value by value in a dict of the exact strings
+        the vocabulary and missing-value tokens hold; values not in it (unseen, NaN, other types,
+        text that numpy's fixed-width strings would read differently) take the array path,
+        which is the definition. Both give the same codes (tests/test_fast_paths.py).
+        """
+        if type(values) is not list:
+            return self._searched_codes(j, values)
+        get = self._lookup["codes"][j].get
+        try:
+            codes = np.array([get(v, -1) for v in values], dtype=np.int64)
+        except TypeError:  # an unhashable value: the array path says what it is
+            return self._searched_codes(j, values)
+        unknown = np.zeros(codes.shape[0], dtype=bool)
+        missed = np.flatnonzero(codes < 0)
+        if missed.size:
+            codes[missed], unknown[missed] = self._searched_codes(j, [values[i] for i in missed])
+        return codes, unknown
+
+    def _searched_codes(self, j: int, values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_codes` by arrays: text, missing mask, then a search of the sorted vocabulary."""
+        lk = self._lookup
+        text, absent = text_column(values)
+        if self.categorical[j].missing_values:
+            absent = absent | np.isin(text, lk["tokens"][j])
+        keys, index = lk["vocabs"][j]
+        if keys.size == 0:
+            return np.zeros(text.shape[0], dtype=np.int64), ~absent
+        pos = np.searchsorted(keys, text)
+        np.minimum(pos, keys.size - 1, out=pos)
+        found = (keys[pos] == text) & ~absent
+        return np.where(found, index[pos], 0), ~found & ~absent
+
     def transform(self, columns: Mapping[str, Any]) -> FeatureBatch:
         """Turn raw columns into model inputs (vectorised; no loop over rows).
 
@@ -225,18 +261,7 @@ class Preprocessor:
         for j, f in enumerate(self.categorical):
             if f.name not in columns:
                 continue  # an optional feature left out: missing on every row (bucket 0)
-            text, absent = text_column(columns[f.name])
-            if f.missing_values:
-                absent = absent | np.isin(text, lk["tokens"][j])
-            keys, index = lk["vocabs"][j]
-            if keys.size == 0:
-                unknown[:, j] = ~absent
-                continue
-            pos = np.searchsorted(keys, text)
-            np.minimum(pos, keys.size - 1, out=pos)
-            found = (keys[pos] == text) & ~absent
-            categorical[:, j] = np.where(found, index[pos], 0)
-            unknown[:, j] = ~found & ~absent
+            categorical[:, j], unknown[:, j] = self._codes(j, columns[f.name])
         return FeatureBatch(numeric=numeric, categorical=categorical, unknown=unknown)
 
     def _required_inputs(self) -> list[tuple[str, bool]]:
@@ -670,6 +695,19 @@ def text_column(values: Any) -> tuple[np.ndarray, np.ndarray]:
         text = obj.astype(str)
     text[absent] = ""
     return text, absent
+
+
+def _code_table(keys: np.ndarray, index: np.ndarray, tokens: np.ndarray) -> dict[Any, int]:
+    """Exact value -> code for a list's values: the vocabulary's strings (as numpy holds them)
+    to their codes, its first entry winning as in a search; missing (None, a missing-value
+    token) -> 0. Built in a fixed order, so it pickles to the same bytes in every process."""
+    table: dict[Any, int] = {}
+    for key, code in zip(keys.tolist(), index.tolist(), strict=True):
+        table.setdefault(key, code)
+    for token in tokens.tolist():
+        table[token] = 0
+    table[None] = 0
+    return table
 
 
 def _batch_length(columns: Mapping[str, Any], pre: Preprocessor) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,16 +51,48 @@ def _blas_controller() -> Any:
 
 @dataclass(frozen=True)
 class ScoreBatch:
-    """Scores of ``n`` claims, in input order."""
+    """Scores of ``n`` claims, in input order.
+
+    The reasons are kept flat (``top`` per claim, claim after claim): the API writes its JSON
+    straight from them (:meth:`reason_records`), and the per-claim lists of :attr:`reasons` and
+    :attr:`unknown` are only built when something asks for them.
+    """
 
     probability: np.ndarray  # float64 [n]
     flagged: np.ndarray  # bool [n]
-    reasons: list[list[tuple[str, float]]]  # top features by contribution to the logit
-    unknown: list[list[str]]  # categorical features whose value fell in the unknown bucket
+    reason_features: list[str]  # [n * top] top features by contribution to the logit
+    reason_values: list[float]  # [n * top] their contributions (served logit, 6 decimals)
+    top: int  # reasons per claim
+    unknown_mask: np.ndarray  # bool [n, n_categorical]: the value fell in the unknown bucket
+    categorical_names: Sequence[str]
     model_version: str
 
     def __len__(self) -> int:
         return int(self.probability.shape[0])
+
+    @cached_property
+    def reasons(self) -> list[list[tuple[str, float]]]:
+        """Each claim's top ``(feature, contribution)`` pairs, strongest first."""
+        pairs = list(zip(self.reason_features, self.reason_values, strict=True))
+        if not self.top:
+            return [[] for _ in range(len(self))]
+        return [pairs[i : i + self.top] for i in range(0, len(pairs), self.top)]
+
+    @cached_property
+    def unknown(self) -> list[list[str]]:
+        """Each claim's categorical features whose value fell in the unknown bucket."""
+        unknown: list[list[str]] = [[] for _ in range(len(self))]
+        if self.unknown_mask.any():
+            for row, col in zip(*np.nonzero(self.unknown_mask), strict=True):
+                unknown[row].append(self.categorical_names[col])
+        return unknown
+
+    def reason_records(self) -> list[dict[str, Any]]:
+        """All reasons as ``{"feature", "contribution"}`` records, flat (``top`` per claim)."""
+        return [
+            {"feature": f, "contribution": v}
+            for f, v in zip(self.reason_features, self.reason_values, strict=True)
+        ]
 
 
 class _Neural:
@@ -255,7 +288,7 @@ class Scorer:
             row = contrib[0].tolist()
             idx = sorted(range(len(row)), key=row.__getitem__, reverse=True)[:top]  # stable
             values = np.round(np.array([row[i] for i in idx]) * self.slope, 6).tolist()
-            reasons = [[(self.feature_list[i], v) for i, v in zip(idx, values, strict=True)]]
+            names = [self.feature_list[i] for i in idx]
         elif top:
             # Stable: exactly equal contributions keep the model's feature order, in a batch as
             # for a single claim.
@@ -264,18 +297,15 @@ class Scorer:
             picked = contrib[np.arange(n).repeat(top), idx.ravel()]
             # in units of the served (calibrated) logit; no float32 noise in the JSON
             values = np.round(picked.astype(np.float64) * self.slope, 6).tolist()
-            pairs = list(zip(names, values, strict=True))  # one flat zip, then cheap slices
-            reasons = [pairs[i : i + top] for i in range(0, n * top, top)]
         else:
-            reasons = [[] for _ in range(n)]
-        unknown: list[list[str]] = [[] for _ in range(n)]
-        if unknown_mask.any():
-            for row, col in zip(*np.nonzero(unknown_mask), strict=True):
-                unknown[row].append(self.categorical_names[col])
+            names, values = [], []
         return ScoreBatch(
             probability=probability,
             flagged=flagged,
-            reasons=reasons,
-            unknown=unknown,
+            reason_features=names,
+            reason_values=values,
+            top=top,
+            unknown_mask=np.asarray(unknown_mask, dtype=bool),
+            categorical_names=self.categorical_names,
             model_version=self.model_version,
         )
