@@ -192,22 +192,25 @@ def test_blend_weight_is_chosen_on_validation_only(trained):
     )
 
 
+VALID_PARAMETERS = dict(
+    sample_size=20000,
+    input_uri="",
+    trials=4,
+    seed=1,
+    search_config="{}",
+    max_epochs=0,
+    pr_auc_tolerance=0.005,
+    baseline_margin=0.01,
+    alert_budget=0.05,
+    investigation_cost=150.0,
+    fraud_loss=4000.0,
+)
+
+
 def test_validate_parameters_reports_the_bad_value():
     from fraud_mlops.errors import ConfigError
 
-    ok = dict(
-        sample_size=20000,
-        input_uri="",
-        trials=4,
-        seed=1,
-        search_config="{}",
-        max_epochs=0,
-        pr_auc_tolerance=0.005,
-        baseline_margin=0.01,
-        alert_budget=0.05,
-        investigation_cost=150.0,
-        fraud_loss=4000.0,
-    )
+    ok = VALID_PARAMETERS
     assert len(validate_parameters(**ok).trials) == 4
     for change, message in [
         ({"sample_size": 10}, "--sample-size 10"),
@@ -227,17 +230,13 @@ def test_validate_parameters_lists_every_bad_parameter_at_once():
 
     with pytest.raises(ConfigError) as raised:
         validate_parameters(
-            sample_size=20000,
-            input_uri="",
-            trials=0,
-            seed=-3,
-            search_config="families: {resnet: {}}",
-            max_epochs=0,
-            pr_auc_tolerance=0.005,
-            baseline_margin=0.01,
-            alert_budget=1.5,
-            investigation_cost=150.0,
-            fraud_loss=4000.0,
+            **{
+                **VALID_PARAMETERS,
+                "trials": 0,
+                "seed": -3,
+                "search_config": "families: {resnet: {}}",
+                "alert_budget": 1.5,
+            }
         )
     lines = str(raised.value).splitlines()
     assert lines[0] == "4 flow parameters are invalid:"
