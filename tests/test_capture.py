@@ -214,3 +214,17 @@ def test_abfss_root_on_azurite(adls_root: str) -> None:
     with fs.open_output_stream(f"{folder}/w.jsonl") as out:
         out.write("".join(cf.log_line(rec(i, DAY1)) + "\n" for i in range(3)).encode())
     assert read_scores(adls_root)["request_id"].tolist() == ["r0", "r1", "r2"]
+
+
+def test_claim_keys_are_the_stored_hmac_sha256_prefix() -> None:
+    """Keys already in scores/ and outcomes/ must keep matching: HMAC-SHA256(salt, str(id)),
+    its first 32 hex digits, pinned here and checked against the standard library's HMAC."""
+    import hashlib
+    import hmac
+
+    salt = "a-salt-of-16-chars"
+    assert cf.claim_key("C000000001", salt) == "0f5d6b8535b2dc416238e80a26b5245b"
+    assert cf.claim_key(1042, salt) == cf.claim_key("1042", salt)
+    for claim_id in ("C000000001", "ü-ß-🚗", "x" * 5000):
+        expected = hmac.new(salt.encode(), claim_id.encode(), hashlib.sha256).hexdigest()[:32]
+        assert cf.claim_key(claim_id, salt) == expected
