@@ -181,11 +181,12 @@ def main(argv: list[str]) -> int:
         print(f"notify {line}")
     for sql in (
         "SELECT FEATURE, KIND, ROUND(PSI, 3) AS PSI, ROUND(KS, 3) AS KS, VERDICT "
-        f"FROM MONITORING_DRIFT WHERE RUN_ID = '{run_id}' ORDER BY PSI DESC LIMIT 5",
+        f"FROM MONITORING_DRIFT WHERE RUN_ID = '{run_id}' ORDER BY PSI DESC, FEATURE LIMIT 5",
         "SELECT METRIC, SEGMENT, ROUND(VALUE, 4) AS VALUE, ROUND(LOW, 4) AS LOW, "
         f"ROUND(HIGH, 4) AS HIGH, CLAIMS FROM MONITORING_METRICS WHERE RUN_ID = '{run_id}' "
         "AND SEGMENT = '__all__' ORDER BY METRIC",
-        f"SELECT LEVEL, KIND, SUBJECT, MESSAGE FROM MONITORING_ALERTS WHERE RUN_ID = '{run_id}'",
+        "SELECT LEVEL, KIND, SUBJECT, MESSAGE FROM MONITORING_ALERTS "
+        f"WHERE RUN_ID = '{run_id}' ORDER BY LEVEL, KIND, SUBJECT",
     ):
         print(f'\n$ fraud-mlops warehouse query "{sql}"', flush=True)
         code = cli(["warehouse", "query", sql])
