@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fraud_mlops.reports import new_figure
+
 
 def psi_figure(report: dict[str, Any]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = sorted(report["drift"], key=lambda r: r["psi"])
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.2))
+    fig, ax = new_figure(7, 0.3 * len(rows) + 1.2)
     colors = {"stable": "tab:green", "moderate": "tab:orange", "major": "tab:red"}
     ax.barh([r["feature"] for r in rows], [r["psi"] for r in rows],
             color=[colors[r["verdict"]] for r in rows])  # fmt: skip
@@ -28,16 +25,12 @@ def psi_figure(report: dict[str, Any]):
 
 
 def score_figure(report: dict[str, Any]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     shift = report["score_shift"]
     edges = np.asarray(shift["edges"])
     centers = np.arange(len(shift["window_hist"]))
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = new_figure(7, 3)
     for name, hist in (("reference", shift["reference_hist"]), ("window", shift["window_hist"])):
         if hist:
             h = np.asarray(hist, dtype=float)
@@ -52,14 +45,9 @@ def score_figure(report: dict[str, Any]):
 
 
 def flag_rate_figure(report: dict[str, Any]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fr = report["flag_rate"]
     days = [d["date"] for d in fr["by_day"]]
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = new_figure(7, 3)
     ax.plot(days, [d["rate"] for d in fr["by_day"]], marker="o", label="flag rate")
     ax.axhline(fr["budget"], color="grey", linestyle="--", label="alert budget")
     ax.axhspan(fr["band"][0], fr["band"][1], color="grey", alpha=0.1, label="band")
@@ -70,13 +58,8 @@ def flag_rate_figure(report: dict[str, Any]):
 
 
 def precision_figure(report: dict[str, Any]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     perf = report["performance"]
-    fig, ax = plt.subplots(figsize=(5, 2.5))
+    fig, ax = new_figure(5, 2.5)
     names = ["precision_at_budget", "recall_at_budget"]
     values = [perf[n]["value"] for n in names]
     errors = [[v - perf[n]["low"] for n, v in zip(names, values, strict=True)],

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 PSI_WARN, PSI_ALERT = 0.1, 0.25  # the usual reading: < 0.1 stable, 0.1-0.25 watch, > 0.25 shifted
 
 
-def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, Any]:
+def new_figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, Any]:
+    """A figure and its one axes, headless (Agg) and outside pyplot's global state, so a card
+    step that draws many keeps none of them alive."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +38,7 @@ def pr_curve_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     """Precision-recall curves of several models on the same (test) labels."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for name, s in scores.items():
         precision, recall, _ = precision_recall_curve(y, s)
         ax.step(
@@ -55,7 +57,7 @@ def pr_curve_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
 
 def score_histogram_figure(y: np.ndarray, scores: np.ndarray, threshold: float) -> Figure:
     """Score distributions of fraud vs non-fraud claims (density, log-spaced bins)."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     bins = np.geomspace(max(float(np.min(scores)), 1e-5), 1.0, 40)
     y = np.asarray(y).astype(bool)
     ax.hist(scores[~y], bins=bins, density=True, alpha=0.6, label=f"not fraud ({(~y).sum()})")
@@ -71,7 +73,7 @@ def score_histogram_figure(y: np.ndarray, scores: np.ndarray, threshold: float) 
 
 def psi_figure(drifts: Sequence[FeatureDrift], reference_version: str | None) -> Figure:
     """Horizontal PSI bars per feature, coloured by the usual thresholds."""
-    fig, ax = _figure(6.4, max(2.5, 0.3 * len(drifts) + 1))
+    fig, ax = new_figure(6.4, max(2.5, 0.3 * len(drifts) + 1))
     names = [d.feature for d in drifts]
     psi = np.array([d.psi for d in drifts], dtype=float)
     colours = [
