@@ -161,14 +161,14 @@ class ScoreCapture:
                 "claim_key": cf.claim_key(claim[id_column], salt),
                 "score": prob,
                 "flagged": flag,
-                "reasons": [{"feature": f, "contribution": v} for f, v in reasons],
+                "reasons": reasons,
                 "features": {c: claim.get(c) for c in features},
             }
             for claim, prob, flag, reasons in zip(
                 claims,
                 batch.probability.tolist(),
                 batch.flagged.tolist(),
-                batch.reasons,
+                batch.reason_records,  # the same records as the API's answer
                 strict=True,
             )
         ]

@@ -270,25 +270,23 @@ class ScoringService:
             detail = clip(exc.problems[0], MAX_MESSAGE_CHARS)
             raise ApiError(422, detail, errors[:MAX_LISTED_PROBLEMS]) from None
         version = self.model_version
-        # Reason records come flat, ``top`` per claim; claims with no unknown category (all,
-        # usually) share one empty tuple, which orjson writes as [] like an empty list.
-        records, top, n = batch.reason_records(), batch.top, len(claims)
-        starts = range(0, n * top, top) if top else repeat(0, n)
-        unknown = batch.unknown if batch.unknown_mask.any() else repeat((), n)
+        # Claims with no unknown category (all, usually) share one empty tuple, which orjson
+        # writes as [] like an empty list.
+        unknown = batch.unknown if batch.unknown_mask.any() else repeat((), len(claims))
         results = [
             {
                 "id": claim[self.id_column],
                 "fraud_probability": prob,
                 "flagged": flag,
-                "reasons": records[start : start + top],
+                "reasons": reasons,
                 "unknown_categories": unknown_categories,
                 "model_version": version,
             }
-            for claim, prob, flag, start, unknown_categories in zip(
+            for claim, prob, flag, reasons, unknown_categories in zip(
                 claims,
                 batch.probability.tolist(),
                 batch.flagged.tolist(),
-                starts,
+                batch.reason_records,
                 unknown,
                 strict=True,
             )

@@ -232,15 +232,15 @@ def test_batch_scoring_is_row_independent_and_complete(tmp_path, data):
         assert [n for n, _ in single.reasons[0]] == [n for n, _ in whole.reasons[i]]
 
 
-def test_flat_reason_records_are_the_per_claim_reasons_in_order(tmp_path, data):
-    """The API writes its JSON from the flat records; capture and the shadow read
-    ``reasons``: both views hold the same features and values, claim by claim."""
+def test_reason_records_are_the_per_claim_reasons_in_order(tmp_path, data):
+    """The API and capture write their JSON from the reason records, built from the flat
+    reasons; ``reasons`` (pairs) holds the same features and values, claim by claim."""
     batch = Scorer(_artifact(tmp_path, data)).score(data.claims.iloc[:20])
-    records = batch.reason_records()
-    assert batch.top == 3 and len(records) == 20 * batch.top
+    records = batch.reason_records
+    assert batch.top == 3 and len(records) == 20
+    assert len(batch.reason_features) == 20 * batch.top
     for i, reasons in enumerate(batch.reasons):
-        mine = records[i * batch.top : (i + 1) * batch.top]
-        assert mine == [{"feature": f, "contribution": v} for f, v in reasons]
+        assert records[i] == [{"feature": f, "contribution": v} for f, v in reasons]
     names = batch.categorical_names
     assert batch.unknown == [[names[j] for j in np.flatnonzero(m)] for m in batch.unknown_mask]
 

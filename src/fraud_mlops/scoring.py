@@ -53,9 +53,9 @@ def _blas_controller() -> Any:
 class ScoreBatch:
     """Scores of ``n`` claims, in input order.
 
-    The reasons are kept flat (``top`` per claim, claim after claim): the API writes its JSON
-    straight from them (:meth:`reason_records`), and the per-claim lists of :attr:`reasons` and
-    :attr:`unknown` are only built when something asks for them.
+    The reasons are kept flat (``top`` per claim, claim after claim); the per-claim forms
+    (:attr:`reason_records` for JSON, :attr:`reasons` as pairs, :attr:`unknown`) are built when
+    something first asks for them.
     """
 
     probability: np.ndarray  # float64 [n]
@@ -87,12 +87,17 @@ class ScoreBatch:
                 unknown[row].append(self.categorical_names[col])
         return unknown
 
-    def reason_records(self) -> list[dict[str, Any]]:
-        """All reasons as ``{"feature", "contribution"}`` records, flat (``top`` per claim)."""
-        return [
+    @cached_property
+    def reason_records(self) -> list[list[dict[str, Any]]]:
+        """Each claim's reasons as ``{"feature", "contribution"}`` records (the API's JSON and
+        the capture record both write these, so they are built once per batch)."""
+        records = [
             {"feature": f, "contribution": v}
             for f, v in zip(self.reason_features, self.reason_values, strict=True)
         ]
+        if not self.top:
+            return [[] for _ in range(len(self))]
+        return [records[i : i + self.top] for i in range(0, len(records), self.top)]
 
 
 class _Neural:
