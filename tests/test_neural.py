@@ -247,3 +247,20 @@ def test_repeated_layer_parameters_give_the_broadcast_bits(monkeypatch):
     tiled = net._rest(z.copy())
     monkeypatch.setattr(neural, "TILE_FROM", 10**9)
     np.testing.assert_array_equal(net._rest(z.copy()), tiled)
+
+
+@pytest.mark.parametrize("kind", ["none", "periodic"])
+def test_mlp_layers_feeding_a_layernorm_output_centred_rows(kind):
+    """The MLP's linear layers are centred over their outputs at load time, so LayerNorm can
+    skip subtracting the row mean: every row a layer outputs must already have mean ~0."""
+    arch, model, numeric, categorical = _model("mlp", kind)
+    net = NeuralNet(arch, model.to_numpy_weights())
+    z = net._first_layer(numeric, categorical)
+    assert np.abs(z.mean(axis=1)).max() <= 1e-6 * np.abs(z).max()
+    weight_t, bias = net.layers[1][:2]
+    h = np.maximum(np.random.default_rng(3).standard_normal((64, weight_t.shape[0])), 0)
+    z2 = h.astype(np.float32) @ weight_t + bias
+    assert np.abs(z2.mean(axis=1)).max() <= 1e-6 * np.abs(z2).max()
+    # and uncentred, the same rows would be far from it (the check can fail)
+    raw = model.to_numpy_weights()["hidden.1.linear.weight"]
+    assert np.abs((h @ raw.T).mean(axis=1)).max() > 1e-3

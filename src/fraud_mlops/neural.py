@@ -269,6 +269,8 @@ class NeuralNet:
             self.k, r, s = 1, None, None
         else:
             first_w, first_b, cat_tables, r, s = self._tabm(architecture, w)
+        # The MLP's first hidden layer is LayerNorm'd: its folded terms come centred (below).
+        centre = _centred if self.kind == "mlp_embeddings" and self.layers else _as_is
         # first_w: [H, D_in] shared matrix; r: [k, D_in] input scaling; s: [k, H] output scaling.
         h = first_w.shape[0]
         self.width = h
@@ -279,7 +281,7 @@ class NeuralNet:
         wn = first_w[:, cols]  # [H, p, d]
         folded = np.einsum("hpd,kpd,kh->pdkh", wn, r[:, cols], s) if self.p else None
         self.first_num = (
-            np.ascontiguousarray(folded.reshape(self.p, d_num, self.k * h), dtype=dt)
+            np.ascontiguousarray(centre(folded.reshape(self.p, d_num, self.k * h)), dtype=dt)
             if folded is not None
             else np.zeros((0, d_num, self.k * h), dtype=dt)
         )
@@ -290,13 +292,15 @@ class NeuralNet:
             width = table.shape[1]
             block = slice(col, col + width)
             proj = np.einsum("cd,hd,kd,kh->ckh", table, first_w[:, block], r[:, block], s)
-            tables.append(proj.reshape(table.shape[0], self.k * h))
+            tables.append(centre(proj.reshape(table.shape[0], self.k * h)))
             col += width
         self.offsets = np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]]).astype(np.int64)
         self.cat_table = np.ascontiguousarray(
             np.concatenate(tables) if tables else np.zeros((0, self.k * h)), dtype=dt
         )
-        self.first_b = np.ascontiguousarray(np.broadcast_to(first_b, (self.k, h)).reshape(-1), dt)
+        self.first_b = np.ascontiguousarray(
+            centre(np.broadcast_to(first_b, (self.k, h)).reshape(-1)), dt
+        )
 
     # -- family specifics --------------------------------------------------------------------
     def _mlp(self, arch: Mapping[str, Any], w: dict[str, np.ndarray]):
@@ -304,10 +308,14 @@ class NeuralNet:
         hidden = [int(h) for h in arch["hidden"]]
         tables = [w[f"emb.{i}.weight"] for i in range(len(arch["cardinalities"]))]
         self.eps = dt(arch.get("norm_eps", 1e-5))
+        # Every linear layer feeding a LayerNorm is centred (its outputs' mean subtracted from
+        # its weights and bias, in float64): the layer then outputs z - mean(z), and the
+        # LayerNorm skips two of its passes over the activations. (Layer 0's linear part is
+        # the folded first layer, centred in __init__.)
         self.layers = [
             (
-                np.ascontiguousarray(w[f"hidden.{i}.linear.weight"].T, dtype=dt),
-                w[f"hidden.{i}.linear.bias"].astype(dt),
+                np.ascontiguousarray(_centred(w[f"hidden.{i}.linear.weight"], 0).T, dtype=dt),
+                _centred(w[f"hidden.{i}.linear.bias"]).astype(dt),
                 w[f"hidden.{i}.norm.weight"].astype(dt),
                 w[f"hidden.{i}.norm.bias"].astype(dt),
             )
@@ -382,6 +390,9 @@ class NeuralNet:
     def _rest(self, z: np.ndarray) -> np.ndarray:
         """Everything after the first linear layer: ``[m, k * H] -> logits [m]`` (float32).
 
+        ``z`` is the folded first layer's output (for the MLP centred, as the LayerNorm after
+        it expects: see :func:`_centred`).
+
         Rows go through in chunks of :data:`REST_CHUNK_ROWS`, in place on ``z`` (every caller
         hands over an array it never reads again), so a chunk's activations stay in cache and
         the hidden layers' outputs land in reused scratch arrays.
@@ -411,7 +422,7 @@ class NeuralNet:
                 z = np.matmul(h, weight_t, out=_SCRATCH.get(f"hidden{i}", (h.shape[0], width)))
                 z += bias
             inv_width = self.inv_widths[i]
-            z -= (z.sum(axis=1) * inv_width)[:, None]  # LayerNorm, biased variance
+            # LayerNorm, biased variance; z is centred already (see _mlp)
             z *= (1.0 / np.sqrt(np.vecdot(z, z) * inv_width + self.eps))[:, None]
             z *= gamma
             z += beta
@@ -572,6 +583,20 @@ class NeuralNet:
         contrib = np.zeros((n_features, m), dtype=self.dtype)
         contrib.reshape(-1)[pairs] = full[claim] - logits[m:]
         return full, contrib.T
+
+
+def _centred(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``a`` less its mean over ``axis``, a layer's output units, in float64.
+
+    A linear layer whose weights and bias are centred over its output units outputs
+    ``z - mean(z)``: LayerNorm's first step, done once on the weights instead of on every row.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    return a - a.mean(axis=axis, keepdims=True)
+
+
+def _as_is(a: np.ndarray) -> np.ndarray:
+    return a
 
 
 def _group_dims(groups: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
