@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +35,7 @@ AREA = "api"
 REPO = Path(__file__).resolve().parents[1]
 EVENT = REPO / "tests" / "events" / "function_url_score.json"
 DOC = REPO / "docs" / "scoring-api.md"
-COLD_RUNS = 7
+COLD_RUNS = 11
 
 
 def _make_artifact(root: Path) -> tuple[Path, list[dict[str, Any]]]:
@@ -122,6 +124,43 @@ def _interleaved(a: Any, b: Any, event: dict[str, Any], blocks: int, per: int) -
     return la, lb
 
 
+def _batch_stages(
+    handler: Any, service: Any, event: dict[str, Any], calls: int = 100
+) -> list[tuple[str, float, str]]:
+    """Where a batch request's time goes, p50 per stage over the same ``calls`` requests: the
+    request check (pydantic), scoring (preprocessing, the network with occlusion reasons, the
+    top reasons), and the rest of each request (the answer's JSON, Mangum, the app, telemetry).
+    The two stages are timed inside the requests, by wrapping the service's own methods."""
+    spent: dict[str, list[float]] = {"parse": [], "score": []}
+
+    def timed(stage: str, method: Any) -> Any:
+        def call(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                spent[stage].append(time.perf_counter() - start)
+
+        return call
+
+    service.parse = timed("parse", service.parse)
+    service.scorer.score = timed("score", service.scorer.score)
+    try:
+        whole = _latencies(handler, event, calls)
+    finally:
+        del service.parse, service.scorer.score  # the instance attributes: methods again
+    rest = [w - p - s for w, p, s in zip(whole, spent["parse"], spent["score"], strict=True)]
+    return [
+        ("request check (pydantic validate_json)", _pct(spent["parse"], 50) * 1e3, ""),
+        ("scoring with reasons (Scorer.score)", _pct(spent["score"], 50) * 1e3, ""),
+        (
+            "the rest of the request",
+            _pct(rest, 50) * 1e3,
+            "the columns, the answer's JSON, Mangum, the app, log line and EMF",
+        ),
+    ]
+
+
 def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -131,6 +170,13 @@ import json, sys, time
 start = time.perf_counter()
 if sys.argv[1] == "floor":
     import fastapi, mangum
+elif sys.argv[1] == "floor+numpy":
+    import fastapi, mangum, numpy
+elif sys.argv[1] == "floor+libraries":
+    import fastapi, mangum, numpy, pydantic_settings
+    from aws_lambda_powertools import Logger, Metrics
+elif sys.argv[1] == "empty":
+    pass
 else:
     from lambda_api.app import handler, holder
     assert holder.loaded, holder.reason
@@ -141,38 +187,115 @@ print(json.dumps({"cold_s": time.perf_counter() - start}))
 """
 
 
-def _cold_starts(model_uri: str, event: dict[str, Any], cache: str) -> tuple[float, float]:
-    """Median cold start of the handler (import + load + first claim) and of the floor.
+def _cold_env(model_uri: str, cache: str) -> dict[str, str]:
+    """The environment of the cold-start interpreters.
 
     Both sides import bytecode, as on Lambda (scripts/build_lambda.py compiles the zip): the
     floor's packages have theirs from pip, and ours is written to a cache folder by one untimed
     run of each kind first (make sets PYTHONDONTWRITEBYTECODE, which would otherwise compile
     every one of our modules from source at every start, and only ours).
     """
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "PYTHONPYCACHEPREFIX": str(Path(cache) / "pycache"),
+        "PYTHONHASHSEED": "0",  # the same dict and set layouts in every run
+        # as lambda_api.app sets it before numpy loads, for the numpy-only kinds too (a BLAS
+        # thread pool also makes instruction counts vary: its threads spin while they wait)
+        "OPENBLAS_NUM_THREADS": "1",
         "MODEL_URI": model_uri,
         "MODEL_CACHE_DIR": cache,
         "LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",  # one EMF line would only clutter the pipe
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
     }
-    runs: dict[str, list[float]] = {"handler": [], "floor": []}
+
+
+def _cold_run(
+    kind: str, event: dict[str, Any], env: dict[str, str], wrap: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """One fresh interpreter of ``kind`` (under ``wrap``, e.g. valgrind); raises if it failed."""
+    done = subprocess.run(
+        [*wrap, sys.executable, "-c", COLD, kind, json.dumps(event)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cold start ({kind}) failed: {done.stderr[-2000:]}")
+    return done
+
+
+def _cold_starts(event: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
+    """Median cold start of the handler (import + load + first claim), of the floor, and of
+    the floor plus ``import numpy`` (what scoring cannot do without), by kind."""
+    runs: dict[str, list[float]] = {"handler": [], "floor": [], "floor+numpy": []}
     for run in range(COLD_RUNS + 1):
         for kind in runs:  # alternate, so load on the shared machine hits both alike
-            done = subprocess.run(
-                [sys.executable, "-c", COLD, kind, json.dumps(event)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"cold start ({kind}) failed: {done.stderr[-2000:]}")
+            out = _cold_run(kind, event, env).stdout
             if run:  # run 0 writes the bytecode cache
-                runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["cold_s"])
-    return statistics.median(runs["handler"]), statistics.median(runs["floor"])
+                runs[kind].append(json.loads(out.strip().splitlines()[-1])["cold_s"])
+    return {kind: statistics.median(times) for kind, times in runs.items()}
+
+
+def _cold_instructions(event: dict[str, Any], env: dict[str, str]) -> dict[str, int] | None:
+    """Instructions each kind of cold start executes, counted by valgrind's cachegrind, less
+    those of an interpreter that imports nothing; None without valgrind.
+
+    Wall time on a shared 2-core VM swings by a quarter from run to run of the same code; an
+    instruction count is the same every time, so the ratios here are the ones to compare.
+    (Run after :func:`_cold_starts`, so the bytecode cache is written.)
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    wrap = (valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+    counts = {}
+    for kind in ("empty", "floor", "floor+numpy", "floor+libraries", "handler"):
+        stderr = _cold_run(kind, event, env, wrap).stderr
+        refs = re.search(r"I\s+refs:\s+([\d,]+)", stderr)
+        if refs is None:
+            raise RuntimeError(
+                f"cachegrind ({kind}) printed no instruction count: {stderr[-2000:]}"
+            )
+        counts[kind] = int(refs.group(1).replace(",", ""))
+    empty = counts.pop("empty")
+    return {kind: count - empty for kind, count in counts.items()}
+
+
+def _instruction_rows(counts: dict[str, int] | None) -> list[Row]:
+    if counts is None:
+        return [Row(AREA, "cold start in instructions", "n/a", "", "", "valgrind is not installed")]
+    floor = counts["floor"]
+    libraries, handler = counts["floor+libraries"] / floor, counts["handler"] / floor
+    return [
+        Row(
+            AREA,
+            "cold start in instructions (cachegrind): handler / floor",
+            f"{handler:.2f}x",
+            "",
+            "",
+            f"{counts['handler'] / 1e9:.2f} G vs {floor / 1e9:.2f} G, less an empty "
+            "interpreter's: the same in every run",
+        ),
+        Row(
+            AREA,
+            "cold start in instructions: floor + import numpy / floor",
+            f"{counts['floor+numpy'] / floor:.2f}x",
+            "",
+            "",
+            "numpy's import alone",
+        ),
+        Row(
+            AREA,
+            "cold start in instructions: floor + numpy, pydantic-settings, Powertools / floor",
+            f"{libraries:.3f}x",
+            "",
+            "",
+            f"the libraries the handler loads: {1.3 - libraries:.3f}x of the floor is left for "
+            f"the API, the model and the first claim, which take {handler - libraries:.3f}x",
+        ),
+    ]
 
 
 def _zip_mb() -> float:
@@ -204,14 +327,19 @@ def run() -> list[Row]:
             api, floor, quiet = _three_way(handler, _trivial_handler(), one, blocks=20, per=150)
             batch = _latencies(handler, _event(claims), 10)
             batch = _latencies(handler, _event(claims), 100)
+            stages = _batch_stages(handler, holder.service, _event(claims))
         assert holder.loaded
-        cold, cold_floor = _cold_starts(str(model_dir), one, str(Path(tmp) / "cache"))
+        env = _cold_env(str(model_dir), str(Path(tmp) / "cache"))
+        colds = _cold_starts(one, env)
+        cold, cold_floor = colds["handler"], colds["floor"]
+        instructions = _cold_instructions(one, env)
     zip_mb = _zip_mb()
 
     p50, p99, floor50 = _pct(api, 50) * 1e3, _pct(api, 99) * 1e3, _pct(floor, 50) * 1e3
     batch50 = _pct(batch, 50) * 1e3
     ratio = p50 / floor50
     cold_ratio = cold / cold_floor
+    numpy_ratio = colds["floor+numpy"] / cold_floor
     rows = [
         Row(AREA, "one claim p50 (Lambda handler, Function URL event)", f"{p50:.3f} ms"),
         Row(AREA, "trivial FastAPI+Mangum handler p50 (floor)", f"{floor50:.3f} ms"),
@@ -226,6 +354,10 @@ def run() -> list[Row]:
         ),
         Row(AREA, "one claim p99", f"{p99:.3f} ms", "<= 2 ms", verdict(p99 <= 2.0)),
         Row(AREA, "batch of 1000 p50", f"{batch50:.2f} ms", "<= 6 ms", verdict(batch50 <= 6.0)),
+        *(
+            Row(AREA, f"batch of 1000: {name}", f"{value:.2f} ms", "", "", note)
+            for name, value, note in stages
+        ),
         Row(
             AREA,
             "cold start: import handler + load model + first claim (median)",
@@ -237,11 +369,20 @@ def run() -> list[Row]:
         Row(AREA, "cold start floor: import fastapi, mangum (median)", f"{cold_floor:.3f} s"),
         Row(
             AREA,
+            "cold start floor + import numpy / floor",
+            f"{numpy_ratio:.2f}x",
+            "",
+            "",
+            "numpy's import alone, which scoring needs: the target leaves 1.3x for everything",
+        ),
+        Row(
+            AREA,
             "cold start / floor",
             f"{cold_ratio:.2f}x",
             "<= 1.3x",
             verdict(cold_ratio <= 1.3),
         ),
+        *_instruction_rows(instructions),
         Row(AREA, "lambda.zip unzipped", f"{zip_mb:.1f} MB", "<= 70 MB", verdict(zip_mb <= 70)),
         Row(
             AREA,
