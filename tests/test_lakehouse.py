@@ -6,6 +6,7 @@ hierarchical namespace needs a real ADLS Gen2 account (docs/lakehouse.md).
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +21,8 @@ from fraud_mlops.lakehouse import (
     PREDICTIONS,
     RAW_CLAIMS,
     Lakehouse,
+    date_partitions,
+    partition_date,
     resolve_filesystem,
     write_file_atomic,
 )
@@ -213,3 +216,18 @@ def test_s3_uri_uses_the_configured_endpoint(aws_env: str) -> None:
     assert isinstance(fs, pafs.S3FileSystem)
     assert path == "bucket/some/prefix"
     assert fs.__reduce__()[1][0]["endpoint_override"] == aws_env.removeprefix("http://")
+
+
+def test_date_partitions_lists_the_days_in_the_window_in_order(tmp_path):
+    base = tmp_path / "scores"
+    for name in ("date=2026-12-03", "date=2026-12-01", "date=2026-11-30", "date=2026-13-01"):
+        (base / name).mkdir(parents=True)
+    (base / "date=2026-12-02").write_text("a file, not a partition")
+    (base / "_staging").mkdir()
+    fs = pafs.LocalFileSystem()
+    names = [p.rpartition("/")[2] for p in date_partitions(fs, str(base))]
+    assert names == ["date=2026-11-30", "date=2026-12-01", "date=2026-12-03"]
+    window = date_partitions(fs, str(base), date(2026, 12, 1), date(2026, 12, 2))
+    assert [p.rpartition("/")[2] for p in window] == ["date=2026-12-01"]
+    assert date_partitions(fs, str(tmp_path / "nothing-yet")) == []
+    assert partition_date("date=2026-02-30") is None and partition_date("run_id=x") is None

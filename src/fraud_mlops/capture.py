@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 
 from fraud_mlops import capture_format as cf
 from fraud_mlops.errors import ConfigError, LakehouseError
-from fraud_mlops.lakehouse import _fail, resolve_filesystem
+from fraud_mlops.lakehouse import _fail, date_partitions, resolve_filesystem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,27 +264,6 @@ class _Batch:
         return pd.concat([frame, features], axis=1)
 
 
-def _date_folders(
-    fs: pafs.FileSystem, base: str, start: date | None, end: date | None
-) -> list[str]:
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-    except (OSError, pa.ArrowException) as exc:
-        raise _fail("list", base, exc) from None
-    folders = []
-    for info in infos:
-        name = info.base_name
-        if info.type != pafs.FileType.Directory or not name.startswith("date="):
-            continue
-        try:
-            day = date.fromisoformat(name.removeprefix("date="))
-        except ValueError:
-            continue  # not a partition of this dataset
-        if (start is None or day >= start) and (end is None or day <= end):
-            folders.append(info.path)
-    return sorted(folders)
-
-
 def _files(fs: pafs.FileSystem, folder: str, model_version: str | None) -> list[str]:
     try:
         infos = fs.get_file_info(pafs.FileSelector(folder, recursive=True))
@@ -341,7 +320,7 @@ def iter_scores(
     else:
         files = [
             f
-            for folder in _date_folders(fs, f"{root}/{cf.SCORES}", start, end)
+            for folder in date_partitions(fs, f"{root}/{cf.SCORES}", start, end)
             for f in _files(fs, folder, model_version)
         ]
     batch = _Batch()

@@ -22,6 +22,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -76,6 +77,36 @@ def _fail(action: str, target: str, exc: Exception) -> LakehouseError:
         f"could not {action} {target}: {adls.redact(str(exc))}. Check that the location exists "
         "and that your credentials (AWS_PROFILE / AWS_* or AZURE_STORAGE_*) allow it."
     )
+
+
+def partition_date(name: str) -> date | None:
+    """The day of a ``date=YYYY-MM-DD`` folder name, or None for any other name."""
+    if not name.startswith("date="):
+        return None
+    try:
+        return date.fromisoformat(name.removeprefix("date="))
+    except ValueError:
+        return None
+
+
+def date_partitions(
+    fs: pafs.FileSystem, base: str, start: date | None = None, end: date | None = None
+) -> list[str]:
+    """The ``date=`` folders directly under ``base`` from ``start`` to ``end`` (inclusive; None:
+    unbounded), sorted by day; names that are not such a folder are not partitions and are
+    skipped. No ``base`` at all: no partitions."""
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except (OSError, pa.ArrowException) as exc:
+        raise _fail("list", base, exc) from None
+    days = []
+    for info in infos:
+        day = partition_date(info.base_name)
+        if info.type != pafs.FileType.Directory or day is None:
+            continue
+        if (start is None or day >= start) and (end is None or day <= end):
+            days.append((day, info.path))
+    return [path for _, path in sorted(days)]
 
 
 def write_file_atomic(uri: str, table: pa.Table, fmt: str = "parquet") -> int:

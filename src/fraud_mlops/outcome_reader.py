@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from fraud_mlops import outcome_store
 from fraud_mlops.errors import ConfigError, LakehouseError
-from fraud_mlops.outcome_store import COLUMNS, DATASET, NAME_PATTERN, folder_date
+from fraud_mlops.outcome_store import COLUMNS, DATASET, NAME_PATTERN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,29 +75,23 @@ def read_outcomes(
     every decision (each once: they are unique by claim key and decided_at).
     """
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.fs as pafs
 
-    from fraud_mlops.lakehouse import _fail, resolve_filesystem
+    from fraud_mlops.lakehouse import _fail, date_partitions, resolve_filesystem
 
     if decided_from and decided_to and decided_from > decided_to:
         raise ConfigError(
             f"decided_from {decided_from} is after decided_to {decided_to}: swap the dates"
         )
     fs, root = resolve_filesystem(lakehouse_uri)
-    base = f"{root}/{DATASET}"
-    try:
-        folders = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-        paths = []
-        for info in sorted(folders, key=lambda i: i.path):
-            day = folder_date(info.base_name)
-            if info.type != pafs.FileType.Directory or day is None:
-                continue
-            if (decided_from and day < decided_from) or (decided_to and day > decided_to):
-                continue
-            files = fs.get_file_info(pafs.FileSelector(info.path))
-            paths += sorted(f.path for f in files if NAME_PATTERN.match(f.base_name))
-    except OSError as exc:
-        raise _fail("list", f"{lakehouse_uri}/{DATASET}", exc) from None
+    paths = []
+    for folder in date_partitions(fs, f"{root}/{DATASET}", decided_from, decided_to):
+        try:
+            files = fs.get_file_info(pafs.FileSelector(folder))
+        except (OSError, pa.ArrowException) as exc:
+            raise _fail("list", folder, exc) from None
+        paths += sorted(f.path for f in files if NAME_PATTERN.match(f.base_name))
 
     def load(path: str) -> dict[str, Any]:
         try:

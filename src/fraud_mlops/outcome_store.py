@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -228,12 +228,3 @@ def record_outcomes(
         for future in [pool.submit(put, o) for o in new]:
             future.result()
     return RecordResult(new=len(new), already=len(outcomes) - len(new))
-
-
-def folder_date(name: str) -> date | None:
-    if not name.startswith("date="):
-        return None
-    try:
-        return date.fromisoformat(name.removeprefix("date="))
-    except ValueError:
-        return None
