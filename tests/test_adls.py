@@ -18,6 +18,9 @@ import pytest
 from fraud_mlops import adls
 from fraud_mlops.errors import ConfigError, LakehouseError
 from fraud_mlops.lakehouse import METRICS, Lakehouse, resolve_filesystem
+from fraud_mlops.outcome_reader import open_store
+from fraud_mlops.outcome_store import record_outcomes
+from fraud_mlops.outcomes import validate_outcomes
 from tests.support.azurite import ACCOUNT
 
 
@@ -126,6 +129,16 @@ def test_a_rejected_sas_token_is_not_repeated_in_the_error(
             attempt()
         assert signature not in str(caught.value)
     assert "sig=<redacted>" in str(caught.value)  # the listing error quotes the URL
+    # the outcome writer's store lists the day's names, then writes: both errors redacted
+    outcomes = validate_outcomes(
+        [{"claim_id": "C1", "outcome": "fraud", "decided_at": "2026-11-30T09:00:00Z"}],
+        "test-salt-0123456789",
+    )
+    root = f"{adls_root}/lakehouse"
+    with pytest.raises(LakehouseError, match="403") as caught:
+        record_outcomes(root, outcomes, store=open_store(root))
+    assert signature not in str(caught.value)
+    assert "sig=<redacted>" in str(caught.value)
 
 
 def test_an_account_key_and_a_sas_token_together_are_refused(

@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 
 from fraud_mlops import capture_format as cf
 from fraud_mlops.errors import ConfigError, LakehouseError
-from fraud_mlops.lakehouse import _fail, date_partitions, resolve_filesystem
+from fraud_mlops.lakehouse import date_partitions, list_folder, resolve_filesystem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -265,12 +265,8 @@ class _Batch:
 
 
 def _files(fs: pafs.FileSystem, folder: str, model_version: str | None) -> list[str]:
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(folder, recursive=True))
-    except (OSError, pa.ArrowException) as exc:
-        raise _fail("list", folder, exc) from None
     files = []
-    for info in infos:
+    for info in list_folder(fs, folder, recursive=True):
         if info.type != pafs.FileType.File:
             continue
         parts = info.path.removeprefix(folder + "/").split("/")

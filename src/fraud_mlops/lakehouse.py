@@ -79,6 +79,17 @@ def _fail(action: str, target: str, exc: Exception) -> LakehouseError:
     )
 
 
+def list_folder(
+    fs: pafs.FileSystem, path: str, *, recursive: bool = False, shown: str | None = None
+) -> list[pafs.FileInfo]:
+    """What is under ``path`` (nothing if it does not exist), with a listing error said as a
+    :class:`LakehouseError` naming ``shown`` (default: the path) and what to check."""
+    try:
+        return fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive))
+    except (OSError, pa.ArrowException) as exc:
+        raise _fail("list", shown or path, exc) from None
+
+
 def partition_date(name: str) -> date | None:
     """The day of a ``date=YYYY-MM-DD`` folder name, or None for any other name."""
     if not name.startswith("date="):
@@ -95,12 +106,8 @@ def date_partitions(
     """The ``date=`` folders directly under ``base`` from ``start`` to ``end`` (inclusive; None:
     unbounded), sorted by day; names that are not such a folder are not partitions and are
     skipped. No ``base`` at all: no partitions."""
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-    except (OSError, pa.ArrowException) as exc:
-        raise _fail("list", base, exc) from None
     days = []
-    for info in infos:
+    for info in list_folder(fs, base):
         day = partition_date(info.base_name)
         if info.type != pafs.FileType.Directory or day is None:
             continue
@@ -208,12 +215,7 @@ class Lakehouse:
     def runs(self, dataset: str) -> list[str]:
         """Run ids that have a partition file in ``dataset``, sorted."""
         base = self._dataset_path(dataset)
-        try:
-            infos = self.fs.get_file_info(
-                pafs.FileSelector(base, allow_not_found=True, recursive=True)
-            )
-        except (OSError, pa.ArrowException) as exc:
-            raise _fail("list", f"{self.uri}/{dataset}", exc) from None
+        infos = list_folder(self.fs, base, recursive=True, shown=f"{self.uri}/{dataset}")
         # A run is a partition file, not a folder: an empty or staging-only folder is no run.
         runs = set()
         for info in infos:

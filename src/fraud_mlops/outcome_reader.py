@@ -38,15 +38,13 @@ class _Arrow:
     def names(self, prefix: str) -> set[str]:
         import pyarrow.fs as pafs
 
-        try:
-            infos = self.fs.get_file_info(
-                pafs.FileSelector(f"{self.root}/{prefix}", allow_not_found=True)
-            )
-        except OSError as exc:
-            raise LakehouseError(f"could not list {prefix}: {exc}") from None
+        from fraud_mlops.lakehouse import list_folder
+
+        infos = list_folder(self.fs, f"{self.root}/{prefix}", shown=prefix)
         return {i.base_name for i in infos if i.type == pafs.FileType.File}
 
     def put(self, key: str, body: bytes) -> None:
+        from fraud_mlops.adls import redact
         from fraud_mlops.lakehouse import publish_staged
 
         path = f"{self.root}/{key}"
@@ -58,7 +56,8 @@ class _Arrow:
                 out.write(body)
             publish_staged(self.fs, staging, path)
         except OSError as exc:
-            raise LakehouseError(f"could not write {key}: {exc}") from None
+            # pyarrow's Azure errors quote request URLs, SAS signature included
+            raise LakehouseError(f"could not write {key}: {redact(str(exc))}") from None
 
 
 def read_outcomes(
@@ -75,10 +74,8 @@ def read_outcomes(
     every decision (each once: they are unique by claim key and decided_at).
     """
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.fs as pafs
 
-    from fraud_mlops.lakehouse import _fail, date_partitions, resolve_filesystem
+    from fraud_mlops.lakehouse import date_partitions, list_folder, resolve_filesystem
 
     if decided_from and decided_to and decided_from > decided_to:
         raise ConfigError(
@@ -87,10 +84,7 @@ def read_outcomes(
     fs, root = resolve_filesystem(lakehouse_uri)
     paths = []
     for folder in date_partitions(fs, f"{root}/{DATASET}", decided_from, decided_to):
-        try:
-            files = fs.get_file_info(pafs.FileSelector(folder))
-        except (OSError, pa.ArrowException) as exc:
-            raise _fail("list", folder, exc) from None
+        files = list_folder(fs, folder)
         paths += sorted(f.path for f in files if NAME_PATTERN.match(f.base_name))
 
     def load(path: str) -> dict[str, Any]:
