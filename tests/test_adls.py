@@ -16,11 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from fraud_mlops import adls
-from fraud_mlops.errors import ConfigError, LakehouseError
+from fraud_mlops.errors import ConfigError, LakehouseError, ModelError
 from fraud_mlops.lakehouse import METRICS, Lakehouse, resolve_filesystem
 from fraud_mlops.outcome_reader import open_store
 from fraud_mlops.outcome_store import record_outcomes
 from fraud_mlops.outcomes import validate_outcomes
+from fraud_mlops.store import ModelStore
 from tests.support.azurite import ACCOUNT
 
 
@@ -139,6 +140,9 @@ def test_a_rejected_sas_token_is_not_repeated_in_the_error(
         record_outcomes(root, outcomes, store=open_store(root))
     assert signature not in str(caught.value)
     assert "sig=<redacted>" in str(caught.value)
+    with pytest.raises(ModelError, match="403") as caught:  # and the model store's
+        ModelStore(f"{adls_root}/models").models()
+    assert signature not in str(caught.value)
 
 
 def test_an_account_key_and_a_sas_token_together_are_refused(

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from fraud_mlops import adls
 from fraud_mlops import store_layout as layout
 from fraud_mlops.artifact import load_artifact, read_manifest
 from fraud_mlops.errors import FraudMlopsError, ModelError
@@ -60,8 +61,8 @@ class ModelStore:
 
     def _fail(self, action: str, exc: Exception) -> ModelError:
         return ModelError(
-            f"could not {action} in the model store {self.uri}: {exc}. Check MODEL_STORE_URI and "
-            "that your credentials allow it."
+            f"could not {action} in the model store {self.uri}: {adls.redact(str(exc))}. Check "
+            "MODEL_STORE_URI and that your credentials allow it."
         )
 
     def _exists(self, path: str) -> bool:
