@@ -22,11 +22,21 @@ def test_sync_metrics_reports_counts_then_nothing_to_do(run_outputs, capsys) -> 
 def test_query_prints_the_rows(run_outputs, capsys) -> None:
     main(["sync-metrics", "--run-id", run_outputs])
     capsys.readouterr()
-    sql = "SELECT RUN_ID, MLP_TEST_PR_AUC, PROMOTED, MAX_PSI FROM RUN_OVERVIEW"
+    sql = (
+        "SELECT RUN_ID, CANDIDATE_FAMILY, CANDIDATE_TEST_PR_AUC, CHAMPION_TEST_PR_AUC, PROMOTED,"
+        " MAX_PSI FROM RUN_OVERVIEW"
+    )
     assert main(["warehouse", "query", sql]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["RUN_ID", "MLP_TEST_PR_AUC", "PROMOTED", "MAX_PSI"]
-    assert lines[2].split() == [run_outputs, "0.61", "True", "0.23"]
+    assert lines[0].split() == [
+        "RUN_ID",
+        "CANDIDATE_FAMILY",
+        "CANDIDATE_TEST_PR_AUC",
+        "CHAMPION_TEST_PR_AUC",
+        "PROMOTED",
+        "MAX_PSI",
+    ]
+    assert lines[2].split() == [run_outputs, "blend", "0.61", "0.5795", "True", "0.23"]
     assert lines[-1] == "(1 row)"
 
 

@@ -135,7 +135,12 @@ def test_types_round_trip(lake: Lakehouse, embedded) -> None:
     assert created_at.tzinfo is not None and created_at == local  # same instant
     assert created_at.astimezone(UTC) == datetime(2024, 7, 1, 21, 45, 1, 250000, tzinfo=UTC)
     assert value == 0.041 and champion is True
-    assert json.loads(parameters) == {"hidden": [64, 32], "lr": 0.003, "dropout": 0.1}
+    assert json.loads(parameters) == {
+        "family": "blend",
+        "hidden": [64, 32],
+        "lr": 0.003,
+        "dropout": 0.1,
+    }
     assert typed == [(0.003, 32)]
     expected = scoring_summary_table().sort_by(
         [("segment_column", "ascending"), ("segment_value", "ascending")]

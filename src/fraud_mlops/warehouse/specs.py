@@ -246,14 +246,17 @@ def _metric(kind: str, split: str, metric: str) -> str:
 
 RUN_OVERVIEW = ViewSpec(
     name="RUN_OVERVIEW",
+    # The run's published candidate is MODEL_KIND 'mlp' in MODEL_METRICS whatever its family (a
+    # legacy value kept for the rows already stored); the view names it the candidate.
     comment="One row per training run with its headline metrics, for BI dashboards.",
     columns=(
         "RUN_ID",
         "MODEL_NAME",
         "MODEL_VERSION",
+        "CANDIDATE_FAMILY",
         "CREATED_AT",
-        "MLP_TEST_PR_AUC",
-        "MLP_TEST_ROC_AUC",
+        "CANDIDATE_TEST_PR_AUC",
+        "CANDIDATE_TEST_ROC_AUC",
         "BASELINE_TEST_PR_AUC",
         "CHAMPION_TEST_PR_AUC",
         "TEST_THRESHOLD",
@@ -264,9 +267,11 @@ RUN_OVERVIEW = ViewSpec(
         "SELECT m.RUN_ID AS RUN_ID,\n"
         "  MAX(CASE WHEN m.MODEL_KIND = 'mlp' THEN m.MODEL_NAME END) AS MODEL_NAME,\n"
         "  MAX(CASE WHEN m.MODEL_KIND = 'mlp' THEN m.MODEL_VERSION END) AS MODEL_VERSION,\n"
+        "  MAX(CASE WHEN m.MODEL_KIND = 'mlp' THEN m.PARAMETERS:family::VARCHAR END)"
+        " AS CANDIDATE_FAMILY,\n"
         "  MIN(m.CREATED_AT) AS CREATED_AT,\n"
-        f"  {_metric('mlp', 'test', 'pr_auc')} AS MLP_TEST_PR_AUC,\n"
-        f"  {_metric('mlp', 'test', 'roc_auc')} AS MLP_TEST_ROC_AUC,\n"
+        f"  {_metric('mlp', 'test', 'pr_auc')} AS CANDIDATE_TEST_PR_AUC,\n"
+        f"  {_metric('mlp', 'test', 'roc_auc')} AS CANDIDATE_TEST_ROC_AUC,\n"
         f"  {_metric('baseline', 'test', 'pr_auc')} AS BASELINE_TEST_PR_AUC,\n"
         f"  {_metric('champion', 'test', 'pr_auc')} AS CHAMPION_TEST_PR_AUC,\n"
         f"  {_metric('mlp', 'test', 'threshold')} AS TEST_THRESHOLD,\n"
