@@ -277,9 +277,9 @@ def _cold_instructions(event: dict[str, Any], env: dict[str, str]) -> dict[str, 
     return {kind: count - empty for kind, count in counts.items()}
 
 
-def _instruction_rows(counts: dict[str, int] | None) -> list[Row]:
+def _instruction_rows(counts: dict[str, int] | None, why: str) -> list[Row]:
     if counts is None:
-        return [Row(AREA, "cold start in instructions", "n/a", "", "", "valgrind is not installed")]
+        return [Row(AREA, "cold start in instructions", "n/a", "", "", why)]
     floor = counts["floor"]
     libraries, handler = counts["floor+libraries"] / floor, counts["handler"] / floor
     return [
@@ -346,7 +346,10 @@ def run() -> list[Row]:
         env = _cold_env(str(model_dir), str(Path(tmp) / "cache"))
         colds = _cold_starts(one, env)
         cold, cold_floor = colds["handler"], colds["floor"]
-        instructions = _cold_instructions(one, env)
+        try:
+            instructions, why = _cold_instructions(one, env), "valgrind is not installed"
+        except RuntimeError as exc:  # a counting tool that fails is no reason to lose the rest
+            instructions, why = None, str(exc).splitlines()[0][:160]
     zip_mb = _zip_mb()
 
     p50, p99, floor50 = _pct(api, 50) * 1e3, _pct(api, 99) * 1e3, _pct(floor, 50) * 1e3
@@ -396,7 +399,7 @@ def run() -> list[Row]:
             "<= 1.3x",
             verdict(cold_ratio <= 1.3),
         ),
-        *_instruction_rows(instructions),
+        *_instruction_rows(instructions, why),
         Row(AREA, "lambda.zip unzipped", f"{zip_mb:.1f} MB", "<= 70 MB", verdict(zip_mb <= 70)),
         Row(
             AREA,
