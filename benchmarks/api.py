@@ -5,10 +5,13 @@ in this process, as Lambda would call it, with the request log line and the EMF 
 document written (to /dev/null) as in production. In the same run, as the floor, a trivial
 FastAPI + Mangum handler that returns a constant is measured the same way, and the handler once
 more with its log line and EMF document switched off (their cost), in interleaved blocks.
-Cold start (a fresh interpreter importing the handler, loading
-the model and answering one claim) is compared with fresh interpreters that only run
-``import fastapi, mangum``, alternating the two. Besides the table, this area rewrites the
-measured section of docs/scoring-api.md (between the ``<!-- bench:api -->`` markers).
+A batch of 1,000 is also split into its stages, timed inside the same requests.
+Cold start (a fresh interpreter importing the handler, loading the model and answering one
+claim) is compared with fresh interpreters that only run ``import fastapi, mangum`` (and with
+that plus numpy), alternating the kinds; with valgrind installed, each kind's instructions are
+also counted (cachegrind), as they do not move with the machine's load. Besides the table, this
+area rewrites the measured section of docs/scoring-api.md (between the ``<!-- bench:api -->``
+markers).
 
 The model is the default architecture (hidden 64, 32) with random weights and preprocessing
 fitted on 20,000 synthetic claims: the latency depends on the shapes, not on the weights.
