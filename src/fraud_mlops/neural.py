@@ -603,11 +603,22 @@ def _as_is(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _group_dims(groups: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
-    """For a ``[p, f_num]`` 0/1 group matrix: each feature's first dim (None when that is
-    simply dim f for feature f) and the ``(dim, feature)`` pairs of the other dims."""
-    key = (groups.shape, groups.tobytes())
-    cached = _GROUP_DIMS.get(key)
+class _FeatureTerms(NamedTuple):
+    """Occlusion's map from features to first-layer terms (numeric inputs, then categoricals)."""
+
+    first: np.ndarray  # [n_features] the term of each feature's first input
+    identity: bool  # numeric feature f's first input is dim f
+    extra: list[tuple[int, int]]  # (dim, feature): a numeric feature's other inputs
+    any_dim: np.ndarray  # [p, f_num] bool: the numeric input dims of each numeric feature
+
+
+def _feature_terms(groups: np.ndarray, p: int, c: int) -> _FeatureTerms:
+    """For a ``[p, f_num]`` 0/1 group matrix and ``c`` categoricals: each feature's first term
+    (a numeric feature's value dim, a categorical's own term after the ``p`` numeric ones) and
+    the ``(dim, feature)`` pairs of the numeric features' other dims (a missing indicator).
+    Made once per layout and kept."""
+    key = (groups.shape, groups.tobytes(), p, c)
+    cached = _FEATURE_TERMS.get(key)
     if cached is None:
         rows, cols = np.nonzero(groups)
         first = np.full(groups.shape[1], -1, dtype=np.intp)
@@ -620,30 +631,8 @@ def _group_dims(groups: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, 
         if (first < 0).any():
             raise ModelError("a numeric feature has no input dims in the feature groups")
         identity = bool((first == np.arange(first.size)).all())
-        cached = _GROUP_DIMS[key] = (None if identity else first, extra)
-    return cached
-
-
-_GROUP_DIMS: dict[tuple, tuple[np.ndarray | None, list[tuple[int, int]]]] = {}
-
-
-class _FeatureTerms(NamedTuple):
-    """Occlusion's map from features to first-layer terms (numeric inputs, then categoricals)."""
-
-    first: np.ndarray  # [n_features] the term of each feature's first input
-    identity: bool  # numeric feature f's first input is dim f
-    extra: list[tuple[int, int]]  # (dim, feature): a numeric feature's other inputs
-    any_dim: np.ndarray  # [p, f_num] bool: the numeric input dims of each numeric feature
-
-
-def _feature_terms(groups: np.ndarray, p: int, c: int) -> _FeatureTerms:
-    key = (groups.shape, groups.tobytes(), p, c)
-    cached = _FEATURE_TERMS.get(key)
-    if cached is None:
-        first, extra = _group_dims(groups)
-        own = np.arange(groups.shape[1]) if first is None else first
-        terms = np.concatenate([own, p + np.arange(c)])
-        cached = _FeatureTerms(terms, first is None, extra, groups.astype(bool))
+        terms = np.concatenate([first, p + np.arange(c)])
+        cached = _FeatureTerms(terms, identity, extra, groups.astype(bool))
         _FEATURE_TERMS[key] = cached
     return cached
 
