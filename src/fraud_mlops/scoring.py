@@ -70,13 +70,16 @@ class ScoreBatch:
     def __len__(self) -> int:
         return int(self.probability.shape[0])
 
+    def _per_claim(self, flat: list[Any]) -> list[list[Any]]:
+        """``top`` items per claim, cut from a flat list in claim order."""
+        if not self.top:
+            return [[] for _ in range(len(self))]
+        return [flat[i : i + self.top] for i in range(0, len(flat), self.top)]
+
     @cached_property
     def reasons(self) -> list[list[tuple[str, float]]]:
         """Each claim's top ``(feature, contribution)`` pairs, strongest first."""
-        pairs = list(zip(self.reason_features, self.reason_values, strict=True))
-        if not self.top:
-            return [[] for _ in range(len(self))]
-        return [pairs[i : i + self.top] for i in range(0, len(pairs), self.top)]
+        return self._per_claim(list(zip(self.reason_features, self.reason_values, strict=True)))
 
     @cached_property
     def unknown(self) -> list[list[str]]:
@@ -91,13 +94,12 @@ class ScoreBatch:
     def reason_records(self) -> list[list[dict[str, Any]]]:
         """Each claim's reasons as ``{"feature", "contribution"}`` records (the API's JSON and
         the capture record both write these, so they are built once per batch)."""
-        records = [
-            {"feature": f, "contribution": v}
-            for f, v in zip(self.reason_features, self.reason_values, strict=True)
-        ]
-        if not self.top:
-            return [[] for _ in range(len(self))]
-        return [records[i : i + self.top] for i in range(0, len(records), self.top)]
+        return self._per_claim(
+            [
+                {"feature": f, "contribution": v}
+                for f, v in zip(self.reason_features, self.reason_values, strict=True)
+            ]
+        )
 
 
 class _Neural:
