@@ -81,8 +81,8 @@ class OutcomeIntake:
             raise ApiError(422, f"empty body: {_SHAPE}")
         if len(body) > self.max_body_bytes:
             raise too_large(f"{len(body):,}", self.max_body_bytes)
-        # here, not at import: the lakehouse writer (threads, Parquet paths) is not needed
-        # before the first outcome, and the scoring container's cold start skips it (~3 ms)
+        # here, not at import: the outcome writer (with concurrent.futures) is not needed
+        # before the first outcome, and the scoring container's cold start skips it
         from fraud_mlops.outcome_store import OutcomeConflictError, record_outcomes
 
         try:
